@@ -1,0 +1,15 @@
+"""The Kafka boundary: the only package that imports aiokafka; its errors become BusError."""
+
+from monitor.bus.admin import TopicSpec, ensure_topics, wait_for_broker
+from monitor.bus.consumer import Consumer, Record, TopicPartition
+from monitor.bus.producer import Producer
+
+__all__ = [
+    "Consumer",
+    "Producer",
+    "Record",
+    "TopicPartition",
+    "TopicSpec",
+    "ensure_topics",
+    "wait_for_broker",
+]

@@ -1,0 +1,75 @@
+"""Broker readiness and topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from monitor.bus.connection import connection_options, translate_errors
+from monitor.errors import BusError
+from monitor.settings import KafkaSettings
+
+__all__ = ["TopicSpec", "ensure_topics", "topics_for", "wait_for_broker"]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int = 1
+
+
+def topics_for(kafka: KafkaSettings) -> list[TopicSpec]:
+    """The monitor's topics; alerts and scores share the input's partition count."""
+    return [
+        TopicSpec(name, kafka.partitions)
+        for name in (
+            kafka.comments_topic,
+            kafka.alerts_topic,
+            kafka.scores_topic,
+            kafka.dead_letter_topic,
+        )
+    ]
+
+
+async def wait_for_broker(kafka: KafkaSettings, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(**connection_options(kafka))
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except KafkaError as exc:
+            last = exc
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)
+    raise BusError(
+        f"Kafka at {kafka.bootstrap_servers} not reachable after {timeout_s:.0f}s: {last}"
+    )
+
+
+async def ensure_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(**connection_options(kafka))
+    with translate_errors(f"creating topics on {kafka.bootstrap_servers}"):
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [s for s in specs if s.name not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(s.name, s.partitions, s.replication) for s in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+            return [s.name for s in missing]
+        finally:
+            await admin.close()

@@ -1,0 +1,58 @@
+"""Connection options shared by producer, consumer and admin client, and error mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+from aiokafka.errors import KafkaError
+
+from monitor.errors import BusError, ConfigError
+from monitor.settings import KafkaSettings
+
+__all__ = ["connection_options", "translate_errors"]
+
+
+def connection_options(kafka: KafkaSettings) -> dict[str, Any]:
+    if kafka.bootstrap_servers is None:
+        raise ConfigError(
+            "no Kafka address: set LOVELORN_KAFKA__BOOTSTRAP_SERVERS or run `lovelorn services up`"
+        )
+    options: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers.split(","),
+        "security_protocol": kafka.security_protocol,
+        "request_timeout_ms": kafka.request_timeout_ms,
+    }
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
+        )
+        if kafka.ssl_certfile:
+            context.load_cert_chain(
+                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+            )
+        options["ssl_context"] = context
+    if kafka.security_protocol.startswith("SASL"):
+        if not (kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password):
+            raise ConfigError(
+                "kafka.security_protocol SASL_* needs kafka.sasl_mechanism, sasl_username and sasl_password"
+            )
+        options |= {
+            "sasl_mechanism": kafka.sasl_mechanism,
+            "sasl_plain_username": kafka.sasl_username,
+            "sasl_plain_password": kafka.sasl_password.get_secret_value(),
+        }
+    return options
+
+
+@contextlib.contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """aiokafka errors become BusError naming the operation; nothing else is touched."""
+    try:
+        yield
+    except KafkaError as exc:
+        error = BusError(f"{what}: {type(exc).__name__}: {exc}")
+        error.retriable = bool(getattr(exc, "retriable", True))
+        raise error from exc

@@ -1,0 +1,204 @@
+"""A consumer that hands out plain ``Record``s and takes explicit offsets to commit.
+
+Auto-commit is always off: callers commit what they have fully processed, which is how
+the scorer stays at-least-once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+from monitor.bus.connection import connection_options, translate_errors
+from monitor.settings import KafkaSettings
+
+__all__ = ["Consumer", "Record", "TopicPartition"]
+
+PartitionsHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self, on_revoked: PartitionsHook | None, on_assigned: PartitionsHook | None
+    ) -> None:
+        self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        if self._on_revoked:
+            await self._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        if self._on_assigned:
+            await self._on_assigned(set(assigned))
+
+
+class Consumer:
+    """``group_id=None`` means manual assignment (replay), never touching any group's offsets."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        group_id: str | None,
+        topics: Iterable[str] = (),
+        on_revoked: PartitionsHook | None = None,
+        on_assigned: PartitionsHook | None = None,
+        auto_offset_reset: str = "earliest",
+        max_partition_fetch_bytes: int | None = None,
+        client_id: str = "lovelorn",
+    ) -> None:
+        self._kafka = kafka
+        self._topics = list(topics)
+        self._listener = _Listener(on_revoked, on_assigned)
+        self._consumer = AIOKafkaConsumer(
+            **connection_options(kafka),
+            client_id=client_id,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=kafka.session_timeout_ms,
+            heartbeat_interval_ms=max(kafka.session_timeout_ms // 3, 100),
+            max_partition_fetch_bytes=max_partition_fetch_bytes or kafka.max_message_bytes + 65536,
+            fetch_max_bytes=max(52428800, kafka.max_message_bytes * 2),
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        with translate_errors(f"connecting consumer to {self._kafka.bootstrap_servers}"):
+            await self._consumer.start()
+            if self._topics:
+                self._consumer.subscribe(self._topics, listener=self._listener)
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self._consumer.stop()
+
+    async def __aenter__(self) -> Consumer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def getmany(
+        self, timeout_ms: int, max_records: int | None = None
+    ) -> dict[TopicPartition, list[Record]]:
+        with translate_errors("fetching records"):
+            batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return {
+            tp: [
+                Record(
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    m.key,
+                    m.value,
+                    tuple(m.headers or ()),
+                    m.timestamp,
+                )
+                for m in messages
+            ]
+            for tp, messages in batches.items()
+        }
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit next-offsets to read (last processed + 1), as Kafka expects."""
+        if offsets:
+            with translate_errors(f"committing {_fmt(offsets)}"):
+                await self._consumer.commit(
+                    {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()}
+                )
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        with translate_errors(f"reading committed offset of {tp.topic}[{tp.partition}]"):
+            return await self._consumer.committed(tp)
+
+    def assign(self, tps: Iterable[TopicPartition]) -> None:
+        self._consumer.assign(list(tps))
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment())
+
+    async def partitions(self, topic: str) -> set[TopicPartition]:
+        with translate_errors(f"reading partitions of {topic}"):
+            parts = self._consumer.partitions_for_topic(topic)
+            if parts is None:
+                await self._consumer._client.force_metadata_update()
+                parts = self._consumer.partitions_for_topic(topic) or set()
+        return {TopicPartition(topic, p) for p in parts}
+
+    def pause(self, tps: Iterable[TopicPartition]) -> None:
+        self._consumer.pause(*tps)
+
+    def resume(self, tps: Iterable[TopicPartition]) -> None:
+        self._consumer.resume(*tps)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._consumer.paused())
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._consumer.seek(tp, offset)
+
+    async def seek_to_committed(self, tps: Iterable[TopicPartition]) -> None:
+        """Rewind to the committed offset (or the reset policy's start) to re-read uncommitted work."""
+        for tp in tps:
+            committed = await self.committed(tp)
+            if committed is None:
+                with translate_errors(f"seeking {tp.topic}[{tp.partition}] to beginning"):
+                    await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+
+    async def position(self, tp: TopicPartition) -> int:
+        with translate_errors(f"reading position of {tp.topic}[{tp.partition}]"):
+            return await self._consumer.position(tp)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The broker's last reported end of the partition (the embedded broker's end_offsets() is wrong)."""
+        return self._consumer.highwater(tp)
+
+    async def offsets_for_times(
+        self, times: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int | None]:
+        with translate_errors("looking up offsets by time"):
+            found = await self._consumer.offsets_for_times(times)
+        return {tp: (v.offset if v is not None else None) for tp, v in found.items()}
+
+    async def beginning_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        with translate_errors("reading beginning offsets"):
+            return await self._consumer.beginning_offsets(list(tps))
+
+
+def _fmt(offsets: dict[TopicPartition, int]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in sorted(offsets.items()))

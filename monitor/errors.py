@@ -1,0 +1,105 @@
+"""Every error the monitor raises on purpose, one tree split by layer.
+
+    MonitorError
+    ├── ConfigError              bad settings or settings file
+    ├── SchemaError              bytes that are not a valid message (dead-letter path)
+    ├── ServiceError             embedded broker / Redis could not start or be reached
+    ├── SourceError              fetching comments
+    │   ├── PollTimeout
+    │   ├── RateLimited          418/403/432: back off for ``retry_after`` seconds
+    │   └── BadResponse          ok: 0, login page, truncated JSON, 5xx
+    ├── BusError                 Kafka (aiokafka errors never escape monitor.bus)
+    ├── ScoringError             model loading or inference
+    ├── SinkError                an alert could not be delivered
+    │   └── SinkBackpressure     the sink is down: pause and retry, do not commit
+    └── RegistryError            model registry
+        ├── ModelNotFound
+        └── PromotionRefused
+
+``retriable`` says whether trying the same operation again later can succeed; the
+CLI prints ``str(error)`` as one line, so messages name the thing that failed.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadResponse",
+    "BusError",
+    "ConfigError",
+    "ModelNotFound",
+    "MonitorError",
+    "PollTimeout",
+    "PromotionRefused",
+    "RateLimited",
+    "RegistryError",
+    "SchemaError",
+    "ScoringError",
+    "ServiceError",
+    "SinkBackpressure",
+    "SinkError",
+    "SourceError",
+]
+
+
+class MonitorError(Exception):
+    retriable: bool = False
+
+
+class ConfigError(MonitorError):
+    pass
+
+
+class SchemaError(MonitorError):
+    """Raised by every decoder; the scorer catches exactly this to dead-letter a record."""
+
+
+class ServiceError(MonitorError):
+    pass
+
+
+class SourceError(MonitorError):
+    retriable = True
+
+
+class PollTimeout(SourceError):
+    pass
+
+
+class RateLimited(SourceError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BadResponse(SourceError):
+    pass
+
+
+class BusError(MonitorError):
+    retriable = True
+
+
+class ScoringError(MonitorError):
+    pass
+
+
+class SinkError(MonitorError):
+    retriable = True
+
+
+class SinkBackpressure(SinkError):
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RegistryError(MonitorError):
+    pass
+
+
+class ModelNotFound(RegistryError):
+    pass
+
+
+class PromotionRefused(RegistryError):
+    pass

@@ -1,0 +1,1 @@
+"""Where comments come from: the Weibo API poller and file replay."""
