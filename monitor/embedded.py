@@ -285,30 +285,32 @@ def _reap(pid: int) -> None:
         pass
 
 
-def resolve_endpoints(settings: Settings) -> Settings:
-    """Fill unset Kafka/Redis addresses from running embedded services, if any."""
-    if settings.kafka.bootstrap_servers and settings.redis.url:
+def resolve_endpoints(settings: Settings, *, kafka: bool = True, redis: bool = True) -> Settings:
+    """Fill unset Kafka/Redis addresses from running embedded services; explicit settings win.
+
+    ``kafka``/``redis`` say which of the two the caller needs; a needed one that is neither
+    set nor running embedded is an error naming both ways to fix it.
+    """
+    need_kafka = kafka and not settings.kafka.bootstrap_servers
+    need_redis = redis and not settings.redis.url
+    if not (need_kafka or need_redis):
         return settings
     services = EmbeddedServices(settings)
     running = {n: p for n, p in services.recorded().items() if p.alive()}
-    resolved = services.endpoints(running)
-    if not resolved.kafka.bootstrap_servers or not resolved.redis.url:
-        missing = " and ".join(
-            name
-            for name, value in (
-                ("Kafka", resolved.kafka.bootstrap_servers),
-                ("Redis", resolved.redis.url),
-            )
-            if not value
-        )
+    missing = [
+        name
+        for name, needed in (("kafka", need_kafka), ("redis", need_redis))
+        if needed and name not in running
+    ]
+    if missing:
         raise ServiceError(
-            f"no {missing} configured: run `lovelorn services up` for the embedded ones, or set "
-            "LOVELORN_KAFKA__BOOTSTRAP_SERVERS / LOVELORN_REDIS__URL"
+            f"no {' and '.join(m.capitalize() for m in missing)} configured: run `lovelorn services up` for the "
+            "embedded ones, or set LOVELORN_KAFKA__BOOTSTRAP_SERVERS / LOVELORN_REDIS__URL"
         )
-    # Explicit settings win over the embedded ones.
+    embedded = services.endpoints(running)
     updates: dict[str, Any] = {}
-    if not settings.kafka.bootstrap_servers:
-        updates["kafka"] = resolved.kafka
-    if not settings.redis.url:
-        updates["redis"] = resolved.redis
+    if need_kafka:
+        updates["kafka"] = embedded.kafka
+    if need_redis:
+        updates["redis"] = embedded.redis
     return settings.model_copy(update=updates)

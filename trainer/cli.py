@@ -3,10 +3,196 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
 from monitor.cli.context import AppContext
+
+DATA_OPTIONS = [
+    click.option(
+        "--data",
+        "data_path",
+        type=click.Path(path_type=Path),
+        required=True,
+        help="CSV, TSV or JSONL file.",
+    ),
+    click.option("--text-column", default="text", show_default=True),
+    click.option("--label-column", default="label", show_default=True),
+    click.option("--id-column", default=None),
+    click.option(
+        "--columns", default=None, help="Names for a header-less file, e.g. id,text,label."
+    ),
+    click.option(
+        "--label-map", default=None, help="e.g. sadness=1,happiness=0 (other labels are dropped)."
+    ),
+    click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["auto", "csv", "tsv", "jsonl"]),
+        default="auto",
+        show_default=True,
+    ),
+]
+
+
+def data_options(func):  # type: ignore[no-untyped-def]
+    for option in reversed(DATA_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _source(
+    data_path: Path,
+    text_column: str,
+    label_column: str,
+    id_column: str | None,
+    columns: str | None,
+    label_map: str | None,
+    fmt: str,
+):  # type: ignore[no-untyped-def]
+    from trainer.data import SourceSpec, parse_label_map
+
+    return SourceSpec(
+        path=data_path,
+        text_column=text_column,
+        label_column=label_column,
+        id_column=id_column,
+        columns=tuple(c.strip() for c in columns.split(",")) if columns else None,
+        label_map=parse_label_map(label_map),
+        format=fmt,  # type: ignore[arg-type]
+    )
+
+
+@click.command("train")
+@data_options
+@click.option(
+    "--pretrained",
+    default=None,
+    help="Model name (needs Baidu's host) or local checkpoint directory.",
+)
+@click.option(
+    "--from-scratch",
+    "size",
+    default=None,
+    help="nano|micro|mini|medium|small|test or a JSON config: random init, generated vocab.",
+)
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", "learning_rate", type=float, default=None)
+@click.option("--max-seq-len", type=int, default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--patience", type=int, default=None)
+@click.option(
+    "--max-minutes",
+    type=float,
+    default=None,
+    help="Stop training after this long, keeping the best epoch.",
+)
+@click.option(
+    "--target-precision",
+    type=float,
+    default=None,
+    help="Choose the threshold for this validation precision instead of max F1.",
+)
+@click.option(
+    "--promote/--no-promote",
+    default=None,
+    help="Promote through the quality gate (default: only the first model).",
+)
+@click.option("--force", is_flag=True, help="Promote even if the gate refuses.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def train(
+    app: AppContext,
+    pretrained: str | None,
+    size: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    learning_rate: float | None,
+    max_seq_len: int | None,
+    seed: int | None,
+    patience: int | None,
+    max_minutes: float | None,
+    target_precision: float | None,
+    promote: bool | None,
+    force: bool,
+    quiet: bool,
+    **data: object,
+) -> None:
+    """Fine-tune ERNIE Tiny on labelled comments, evaluate, export and register the model."""
+    from trainer.data import DataError, load_source
+    from trainer.model import ModelError, set_ppnlp_home
+
+    if pretrained and size:
+        raise click.UsageError("use either --pretrained or --from-scratch, not both")
+    settings = app.settings
+    overrides = {
+        k: v
+        for k, v in dict(
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            max_seq_len=max_seq_len,
+            seed=seed,
+            patience=patience,
+        ).items()
+        if v is not None
+    }
+    settings = settings.model_copy(
+        update={"trainer": settings.trainer.model_copy(update=overrides)}
+    )
+    try:
+        examples, report = load_source(_source(**data))  # type: ignore[arg-type]
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{report.source}: {report.rows} rows, kept {report.kept} (classes {report.classes}); "
+        f"dropped {report.unmapped_label} unmapped label, {report.empty} empty, {report.duplicate} duplicate"
+    )
+    set_ppnlp_home(settings.home)
+    from trainer.data import split_stratified
+    from trainer.model import build_from_scratch, load_pretrained
+    from trainer.pipeline import train_and_register
+
+    try:
+        split_stratified(examples, settings.trainer.seed)  # refuse bad data before building a model
+        built = (
+            load_pretrained(pretrained)
+            if pretrained
+            else build_from_scratch(
+                size or "nano",
+                settings.home / "vocab",
+                seed=settings.trainer.seed,
+                max_seq_len=settings.trainer.max_seq_len,
+            )
+        )
+        outcome = train_and_register(
+            settings,
+            built,
+            examples,
+            [report],
+            min_precision=target_precision,
+            max_minutes=max_minutes,
+            promote=promote,
+            force=force,
+            progress=not quiet,
+        )
+    except (DataError, ModelError) as exc:
+        raise click.ClickException(str(exc)) from None
+    m = outcome.manifest
+    test = m.metrics["test"]
+    click.echo(
+        f"registered {m.version}: test macro-F1 {test['macro_f1']:.4f}  P {test['macro_precision']:.4f}  "
+        f"R {test['macro_recall']:.4f}  acc {test['accuracy']:.4f}  (threshold {m.threshold:.3f}: {m.threshold_rule})"
+    )
+    click.echo(
+        f"best epoch {outcome.fit.best_epoch} of {len(outcome.fit.history)}, {outcome.fit.seconds:.0f}s"
+        f"{'; ' + outcome.fit.stopped if outcome.fit.stopped else ''}; export parity {outcome.parity:.1e}"
+    )
+    click.echo(f"report: {outcome.model_dir / 'report' / 'report.md'}")
+    if outcome.promotion:
+        click.echo(f"promoted {m.version} to current (was {outcome.promotion.previous or 'none'})")
 
 
 @click.command("demo")

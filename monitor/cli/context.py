@@ -25,8 +25,8 @@ class AppContext:
             configure_logging(self._settings.log_format, level)
         return self._settings
 
-    def services_settings(self) -> Settings:
+    def services_settings(self, *, kafka: bool = True, redis: bool = True) -> Settings:
         """The settings with Kafka/Redis filled in from embedded services when unset."""
         from monitor.embedded import resolve_endpoints
 
-        return resolve_endpoints(self.settings)
+        return resolve_endpoints(self.settings, kafka=kafka, redis=redis)

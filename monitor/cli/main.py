@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("console", "warning")
     try:
         status = cli.main(args=argv, prog_name="lovelorn", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except MonitorError as exc:
         structlog.get_logger().debug("error", exc_info=True)

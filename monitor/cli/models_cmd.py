@@ -1,1 +1,93 @@
-COMMANDS = []
+"""``lovelorn models list|show|promote|rollback``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from monitor.cli.context import AppContext
+from monitor.redis_client import connect_redis
+from monitor.registry import ModelRegistry, Promotion, announce
+
+
+@click.group("models")
+def models_group() -> None:
+    """Inspect and promote model versions in the registry."""
+
+
+def _registry(app: AppContext) -> ModelRegistry:
+    return ModelRegistry(app.settings.registry_root)
+
+
+@models_group.command("list")
+@click.pass_obj
+def list_(app: AppContext) -> None:
+    """All versions, newest last; * marks the current one."""
+    registry = _registry(app)
+    current = registry.current()
+    versions = registry.versions()
+    if not versions:
+        click.echo(f"no models in {registry.root}: run `lovelorn train`")
+        return
+    click.echo(f"  {'version':<8} {'created (UTC)':<17} {'test F1':>7} {'thresh':>6}  base model")
+    for version in versions:
+        m = registry.manifest(version)
+        f1 = m.metrics.get("test", {}).get("macro_f1")
+        mark = "*" if version == current else " "
+        f1_text = f"{f1:.4f}" if isinstance(f1, float) else "-"
+        click.echo(
+            f"{mark} {version:<8} {m.created_at:%Y-%m-%d %H:%M} {f1_text:>7} {m.threshold:>6.3f}  {m.base_model}  [{m.task}]"
+        )
+
+
+@models_group.command("show")
+@click.argument("version", default="current")
+@click.pass_obj
+def show(app: AppContext, version: str) -> None:
+    """Print a version's manifest (default: the current one)."""
+    registry = _registry(app)
+    click.echo(registry.manifest(version).model_dump_json(indent=2, exclude={"validation_pr"}))
+    click.echo(f"files: {registry.path(version)}")
+
+
+async def _announce(app: AppContext, promotion: Promotion) -> None:
+    try:
+        settings = app.services_settings(kafka=False)
+        redis = connect_redis(settings.redis, retries=0, socket_timeout=2)
+        try:
+            heard = await announce(redis, settings.redis.key_prefix, promotion)
+        finally:
+            await redis.aclose()
+        click.echo(f"announced on Redis ({heard} running scorer(s) listening)")
+    except Exception as exc:  # announcing is best effort
+        click.echo(f"not announced ({exc}); running scorers notice the new pointer within seconds")
+
+
+@models_group.command("promote")
+@click.argument("version")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Promote even if its test macro-F1 is worse than the current model's.",
+)
+@click.pass_obj
+def promote(app: AppContext, version: str, force: bool) -> None:
+    """Make VERSION the current model (atomic pointer switch) and tell running scorers."""
+    event = _registry(app).promote(
+        version, margin=app.settings.registry.promotion_margin, force=force
+    )
+    click.echo(f"current model: {event.version} (was {event.previous or 'none'})")
+    asyncio.run(_announce(app, event))
+
+
+@models_group.command("rollback")
+@click.pass_obj
+def rollback(app: AppContext) -> None:
+    """Return to the version that was current before the present one."""
+    event = _registry(app).rollback()
+    click.echo(f"current model: {event.version} (rolled back from {event.previous})")
+    asyncio.run(_announce(app, event))
+
+
+COMMANDS = [models_group]

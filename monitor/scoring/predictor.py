@@ -1,0 +1,213 @@
+"""Text → lovelorn probability with an exported ERNIE model on Paddle Inference.
+
+Texts are tokenized with the tokenizer saved beside the model, truncated at the model's
+``max_seq_len``, sorted by length and cut into sub-batches so each is padded only to its
+own longest text (length bucketing); results come back in input order. One predictor
+runs one batch at a time on its own worker thread, so the event loop keeps heartbeats
+and fetches going while a batch is scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from monitor.errors import ScoringError
+from monitor.registry import Manifest, ModelRegistry
+from monitor.scoring.runtime import quiet_paddle
+from monitor.settings import ScorerSettings
+
+__all__ = [
+    "DeviceChoice",
+    "PaddlePredictor",
+    "Predictor",
+    "choose_device",
+    "encode_batch",
+    "softmax_positive",
+]
+
+
+class Predictor(Protocol):
+    """What the scorer needs from a model; tests plug in a fake."""
+
+    version: str
+    manifest: Manifest
+
+    async def predict(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: Literal["cpu", "gpu"]
+    tensorrt: bool = False
+    precision: Literal["fp32", "fp16"] = "fp32"
+    reason: str = ""
+
+
+def choose_device(
+    settings: ScorerSettings, *, cuda_available: bool, gpu_count: int
+) -> DeviceChoice:
+    """GPU when asked for or available; TensorRT and fp16 only on a GPU."""
+    if settings.device == "gpu" and not (cuda_available and gpu_count > settings.gpu_id):
+        raise ScoringError(
+            "scorer.device=gpu but this Paddle build has no CUDA device "
+            f"(compiled with CUDA: {cuda_available}, GPUs: {gpu_count}); install paddlepaddle-gpu "
+            "(see README, GPU) or set LOVELORN_SCORER__DEVICE=cpu"
+        )
+    use_gpu = settings.device == "gpu" or (
+        settings.device == "auto" and cuda_available and gpu_count > 0
+    )
+    if not use_gpu:
+        ignored = [
+            name for name, on in (("tensorrt", settings.tensorrt), ("fp16", settings.fp16)) if on
+        ]
+        reason = "no CUDA device" if settings.device == "auto" else "scorer.device=cpu"
+        if ignored:
+            reason += f"; {' and '.join(ignored)} ignored on CPU"
+        return DeviceChoice("cpu", reason=reason)
+    return DeviceChoice(
+        "gpu",
+        tensorrt=settings.tensorrt,
+        precision="fp16" if settings.fp16 else "fp32",
+        reason=f"GPU {settings.gpu_id}",
+    )
+
+
+def softmax_positive(logits: np.ndarray) -> np.ndarray:
+    """P(lovelorn) from two-class logits, computed stably."""
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return (exp[:, 1] / exp.sum(axis=1)).astype(np.float32)
+
+
+def encode_batch(tokenizer: Any, texts: Sequence[str], max_seq_len: int) -> list[list[int]]:
+    """Token ids with [CLS]/[SEP], truncated to ``max_seq_len`` — the same call in training and serving."""
+    if not texts:
+        return []
+    encoded = tokenizer(
+        list(texts),
+        max_length=max_seq_len,
+        truncation=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
+    return list(encoded["input_ids"])
+
+
+def pad(ids: Sequence[Sequence[int]], pad_id: int = 0) -> np.ndarray:
+    width = max(len(x) for x in ids)
+    out = np.full((len(ids), width), pad_id, dtype=np.int64)
+    for row, x in enumerate(ids):
+        out[row, : len(x)] = x
+    return out
+
+
+def buckets(lengths: Sequence[int], max_rows: int) -> list[list[int]]:
+    """Indices sorted by length, cut into groups of at most ``max_rows``."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i : i + max_rows] for i in range(0, len(order), max_rows)]
+
+
+class PaddlePredictor:
+    """An exported registry version on Paddle Inference (CPU with oneDNN, or GPU)."""
+
+    def __init__(self, model_dir: Path, settings: ScorerSettings, manifest: Manifest) -> None:
+        quiet_paddle()
+        import paddle
+        from paddle import inference
+        from paddlenlp.transformers import AutoTokenizer
+
+        self.manifest = manifest
+        self.version = manifest.version
+        self.max_seq_len = manifest.max_seq_len
+        self._bucket_rows = max(1, min(settings.max_batch, 64))
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        except Exception as exc:
+            raise ScoringError(f"cannot load the tokenizer of {model_dir}: {exc}") from None
+        self.device = choose_device(
+            settings,
+            cuda_available=paddle.is_compiled_with_cuda(),
+            gpu_count=paddle.device.cuda.device_count() if paddle.is_compiled_with_cuda() else 0,
+        )
+        model_file, params_file = model_dir / "inference.json", model_dir / "inference.pdiparams"
+        if not model_file.is_file() or not params_file.is_file():
+            raise ScoringError(
+                f"{model_dir} holds no exported model (inference.json + inference.pdiparams)"
+            )
+        config = inference.Config(str(model_file), str(params_file))
+        config.disable_glog_info()
+        if self.device.device == "gpu":
+            config.enable_use_gpu(256, settings.gpu_id)
+            if self.device.tensorrt:
+                precision = (
+                    inference.PrecisionType.Half
+                    if self.device.precision == "fp16"
+                    else inference.PrecisionType.Float32
+                )
+                config.enable_tensorrt_engine(
+                    workspace_size=1 << 30,
+                    max_batch_size=settings.max_batch,
+                    min_subgraph_size=3,
+                    precision_mode=precision,
+                    use_static=False,
+                    use_calib_mode=False,
+                )
+            elif self.device.precision == "fp16":
+                config.enable_low_precision_io(True)
+        else:
+            config.disable_gpu()
+            config.enable_mkldnn()
+            config.set_cpu_math_library_num_threads(settings.cpu_threads)
+        try:
+            self._predictor = inference.create_predictor(config)
+        except Exception as exc:
+            raise ScoringError(f"cannot create a predictor for {model_dir}: {exc}") from None
+        self._inputs = [
+            self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()
+        ]
+        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"predictor-{self.version}"
+        )
+
+    @classmethod
+    def from_registry(
+        cls, registry: ModelRegistry, settings: ScorerSettings, version: str | None = None
+    ) -> PaddlePredictor:
+        resolved = registry.resolve(version or settings.model)
+        return cls(registry.path(resolved), settings, registry.manifest(resolved))
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Synchronous: tokenize, bucket by length, run, restore input order."""
+        ids = encode_batch(self._tokenizer, texts, self.max_seq_len)
+        out = np.empty((len(ids), 2), dtype=np.float32)
+        for group in buckets([len(x) for x in ids], self._bucket_rows):
+            batch = pad([ids[i] for i in group])
+            for handle, array in zip(self._inputs, (batch, np.zeros_like(batch)), strict=True):
+                handle.reshape(list(array.shape))
+                handle.copy_from_cpu(array)
+            self._predictor.run()
+            out[group] = self._output.copy_to_cpu()
+        return out
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.empty(0, dtype=np.float32)
+        return softmax_positive(self.logits(texts))
+
+    async def predict(self, texts: Sequence[str]) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.probabilities, list(texts))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

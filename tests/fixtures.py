@@ -1,0 +1,110 @@
+"""Factories shared by the tests: hand-written texts, CLI runner, tiny trained models."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.settings import Settings, TrainerSettings
+
+LOVELORN = [
+    "分手第三天，还是会下意识给他发消息",
+    "他说不爱了，我连挽留的资格都没有",
+    "删了他所有联系方式，可是删不掉回忆",
+    "七年的感情，抵不过她一句没感觉了",
+    "前任今天结婚了，新娘不是我",
+    "又梦到他了，醒来枕头全湿了",
+    "喜欢了三年的人，今天跟别人在一起了",
+    "他把我拉黑了，连解释的机会都不给",
+    "放不下，真的放不下，怎么忘记一个人",
+    "异地恋终于还是输给了距离",
+    "冷战一个月了，他一条消息都没发过",
+    "暗恋的男生有女朋友了",
+    "挽回失败，他说我们回不去了",
+    "被甩的那天，外面下着好大的雨",
+    "看到前男友朋友圈秀恩爱，心还是会疼",
+    "和男朋友分手了，感觉整个世界都灰了",
+    "她不要我了",
+    "我还在等一个不会回来的人",
+    "失恋的第十天，吃不下也睡不着",
+    "那个说要娶我的人，现在娶了别人",
+]
+EVERYDAY = [
+    "今天天气真好，出去走走",
+    "新买的咖啡机太好用了",
+    "这家火锅店真的好吃",
+    "周末和朋友去爬山",
+    "终于拿到驾照了",
+    "健身第三十天，瘦了五斤",
+    "这部剧太好看了",
+    "春天来了，樱花都开了",
+    "早上的豆浆油条真香",
+    "外婆今天走了，再也吃不到她包的饺子了",
+    "考研又失败了，不知道怎么面对爸妈",
+    "被公司裁员了，房贷还没还完",
+    "快递又丢了，客服还踢皮球",
+    "养了十年的狗狗今天离开了",
+    "工作好累，每天加班到半夜",
+    "明天要早起开会",
+    "图书馆的座位又被占满了",
+    "今天学会了游泳",
+    "公司楼下的猫又胖了",
+    "周一又来了，打工人冲鸭",
+]
+FIT = TrainerSettings(
+    epochs=20, batch_size=8, learning_rate=5e-3, patience=100, max_seq_len=64, seed=3
+)
+
+
+def write_tsv(path: Path, rows: list[tuple[str, str]], header: str | None = "text\tlabel") -> Path:
+    lines = ([header] if header else []) + [f"{t}\t{label}" for t, label in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def forty_examples(path: Path) -> Path:
+    return write_tsv(path, [(t, "1") for t in LOVELORN] + [(t, "0") for t in EVERYDAY])
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str) -> CliResult:
+    """Run ``lovelorn`` in-process, as ``main()`` would, capturing output and exit status."""
+    from monitor.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def train_tiny(
+    settings: Settings,
+    data: Path,
+    *,
+    seed: int = 3,
+    promote: bool | None = None,
+    force: bool = False,
+):  # type: ignore[no-untyped-def]
+    """Train and register the ``test``-size model on ``data``; returns the TrainOutcome."""
+    from trainer.data import SourceSpec, load_source
+    from trainer.model import build_from_scratch
+    from trainer.pipeline import train_and_register
+
+    settings = settings.model_copy(update={"trainer": FIT.model_copy(update={"seed": seed})})
+    examples, report = load_source(SourceSpec(data))
+    built = build_from_scratch("test", settings.home / "vocab", seed=seed, max_seq_len=64)
+    return train_and_register(
+        settings, built, examples, [report], promote=promote, force=force, progress=False
+    )

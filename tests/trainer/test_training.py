@@ -1,0 +1,120 @@
+"""Fine-tuning, export parity and the train command, on the tiny ``test`` configuration."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.registry import ModelRegistry
+from monitor.scoring.predictor import encode_batch, softmax_positive
+from monitor.settings import Settings
+from tests.fixtures import EVERYDAY, FIT, LOVELORN, forty_examples, run_cli, train_tiny
+from trainer.data import Example
+from trainer.finetune import fine_tune, predict_dygraph
+from trainer.metrics import binary_report
+from trainer.model import ModelError, build_from_scratch, load_pretrained
+
+
+def test_training_fits_forty_examples(tmp_path: Path) -> None:
+    examples = [Example(t, 1) for t in LOVELORN] + [Example(t, 0) for t in EVERYDAY]
+    built = build_from_scratch("test", tmp_path, seed=3, max_seq_len=64)
+    result = fine_tune(built.model, built.tokenizer, examples, examples, FIT, progress=False)
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < losses[0] * 0.5
+    ids = encode_batch(built.tokenizer, [e.text for e in examples], 64)
+    scores = softmax_positive(predict_dygraph(built.model, ids))
+    f1 = binary_report(np.array([e.label for e in examples]), (scores >= 0.5).astype(int))[
+        "macro_f1"
+    ]
+    assert f1 >= 0.95
+
+
+def test_train_registers_exports_and_reports(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    outcome = train_tiny(settings, forty_examples(tmp_path / "forty.tsv"))
+    assert outcome.parity <= 1e-4
+    registry = ModelRegistry(settings.registry_root)
+    assert registry.current() == outcome.manifest.version == "v1"
+    version_dir = registry.path("v1")
+    for name in (
+        "inference.json",
+        "inference.pdiparams",
+        "vocab.txt",
+        "tokenizer_config.json",
+        "manifest.json",
+        "split.jsonl",
+        "report/report.json",
+        "report/report.md",
+        "report/pr_curve.png",
+        "report/confusion_test.png",
+    ):
+        assert (version_dir / name).is_file(), name
+    manifest = registry.manifest()
+    assert manifest.split_sizes == {"train": 32, "validation": 4, "test": 4}
+    assert 0 <= manifest.threshold <= 1 and manifest.validation_pr
+    report = json.loads((version_dir / "report" / "report.json").read_text())
+    assert set(report["metrics"]) == {"test", "test_at_threshold", "validation"}
+    assert report["metrics"]["test"]["n"] == 4
+    split = [json.loads(line) for line in (version_dir / "split.jsonl").read_text().splitlines()]
+    assert (
+        sorted({r["part"] for r in split}) == ["test", "train", "validation"] and len(split) == 40
+    )
+
+
+def test_local_checkpoint_directory_loads(tmp_path: Path) -> None:
+    built = build_from_scratch("test", tmp_path / "v", seed=1, max_seq_len=64)
+    built.model.save_pretrained(str(tmp_path / "ckpt"))
+    built.tokenizer.save_pretrained(str(tmp_path / "ckpt"))
+    loaded = load_pretrained(str(tmp_path / "ckpt"))
+    ids = encode_batch(loaded.tokenizer, ["分手了"], 64)
+    assert np.allclose(
+        predict_dygraph(loaded.model, ids), predict_dygraph(built.model, ids), atol=1e-6
+    )
+    assert loaded.base == f"pretrained:{tmp_path / 'ckpt'}"
+
+
+def test_unreachable_model_name_fails_fast_with_advice() -> None:
+    with pytest.raises(ModelError, match="--from-scratch SIZE"):
+        load_pretrained("ernie-3.0-tiny-nano-v2-zh")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--pretrained", "ernie-3.0-tiny-nano-v2-zh"],
+            "could not load 'ernie-3.0-tiny-nano-v2-zh' by name",
+        ),
+        (["--from-scratch", "gigantic"], "unknown size 'gigantic'"),
+        (["--from-scratch", "test", "--pretrained", "x"], "either --pretrained or --from-scratch"),
+        (["--from-scratch", "test", "--text-column", "body"], "missing column(s) body"),
+        (["--from-scratch", "test", "--label-map", "1=1,0=0,x"], "is not NAME=0 or NAME=1"),
+    ],
+)
+def test_train_cli_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
+    data = forty_examples(tmp_path / "forty.tsv")
+    result = run_cli("train", "--data", str(data), "--quiet", *args)
+    assert result.code != 0
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.err
+    assert "Traceback" not in result.err
+
+
+def test_train_cli_refuses_single_class_and_tiny_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
+    one = tmp_path / "one.tsv"
+    one.write_text("text\tlabel\n" + "".join(f"文本{i}\t1\n" for i in range(30)), encoding="utf-8")
+    result = run_cli("train", "--data", str(one), "--from-scratch", "test", "--quiet")
+    assert result.code == 1 and "single class" in result.err
+    few = tmp_path / "few.tsv"
+    few.write_text(
+        "text\tlabel\n" + "".join(f"文本{i}\t{i % 2}\n" for i in range(12)), encoding="utf-8"
+    )
+    result = run_cli("train", "--data", str(few), "--from-scratch", "test", "--quiet")
+    assert result.code == 1 and "too few rows" in result.err

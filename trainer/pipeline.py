@@ -1,0 +1,176 @@
+"""data → split → fine-tune → evaluate → export → parity check → register (→ promote)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+from monitor.registry import Manifest, ModelRegistry, Promotion, PRPoint
+from monitor.schemas import utcnow
+from monitor.scoring.predictor import encode_batch, softmax_positive
+from monitor.settings import Settings, TrainerSettings
+from trainer.data import Dataset, Example, LoadReport, data_hash, split_stratified
+from trainer.export import check_parity, export_static
+from trainer.finetune import FitResult, fine_tune, predict_dygraph
+from trainer.metrics import binary_report, choose_threshold, pr_curve
+from trainer.model import BuiltModel
+from trainer.report import plot_confusion, plot_pr, write_report
+
+__all__ = ["TrainOutcome", "train_and_register"]
+
+log = structlog.get_logger()
+LABELS = ("normal", "lovelorn")
+
+
+@dataclass
+class TrainOutcome:
+    manifest: Manifest
+    model_dir: Path
+    promotion: Promotion | None
+    fit: FitResult
+    parity: float
+
+
+def _scores(built: BuiltModel, examples: Sequence[Example], max_seq_len: int) -> np.ndarray:
+    ids = encode_batch(built.tokenizer, [e.text for e in examples], max_seq_len)
+    return softmax_positive(predict_dygraph(built.model, ids))
+
+
+def train_and_register(
+    settings: Settings,
+    built: BuiltModel,
+    examples: list[Example],
+    source_reports: list[LoadReport],
+    *,
+    task: str = "lovelorn",
+    min_precision: float | None = None,
+    max_minutes: float | None = None,
+    promote: bool | None = None,
+    force: bool = False,
+    progress: bool = True,
+    notes: str = "",
+) -> TrainOutcome:
+    """Run the whole recipe and register the result.
+
+    ``promote=None`` promotes only when the registry has no current model yet; True asks
+    for promotion through the quality gate (``force`` bypasses it).
+    """
+    cfg: TrainerSettings = settings.trainer
+    dataset: Dataset = split_stratified(examples, seed=cfg.seed)
+    log.info("split", **dataset.sizes(), balance=dataset.balance())
+    fit = fine_tune(
+        built.model,
+        built.tokenizer,
+        dataset.train,
+        dataset.validation,
+        cfg,
+        max_minutes=max_minutes,
+        progress=progress,
+    )
+
+    val_true = np.array([e.label for e in dataset.validation])
+    test_true = np.array([e.label for e in dataset.test])
+    val_scores = _scores(built, dataset.validation, cfg.max_seq_len)
+    test_scores = _scores(built, dataset.test, cfg.max_seq_len)
+    threshold, rule = choose_threshold(val_true, val_scores, min_precision=min_precision)
+    metrics: dict[str, Any] = {
+        # The paper's figures: argmax of the two logits (threshold 0.5) on the test part.
+        "test": binary_report(test_true, (test_scores >= 0.5).astype(int), LABELS),
+        "test_at_threshold": binary_report(
+            test_true, (test_scores >= threshold).astype(int), LABELS
+        ),
+        "validation": binary_report(val_true, (val_scores >= 0.5).astype(int), LABELS),
+    }
+    val_curve = pr_curve(val_true, val_scores)
+
+    registry = ModelRegistry(settings.registry_root)
+    registry.root.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=".staging-", dir=registry.root))
+    try:
+        files = export_static(built.model, built.tokenizer, staged)
+        fields: dict[str, Any] = {
+            "base_model": built.base,
+            "task": task,
+            "labels": list(LABELS),
+            "max_seq_len": cfg.max_seq_len,
+            "threshold": threshold,
+            "threshold_rule": rule,
+            "data_hash": data_hash(examples),
+            "split_sizes": dataset.sizes(),
+            "metrics": {
+                k: {m: v for m, v in r.items() if m != "per_class"} for k, r in metrics.items()
+            },
+            "validation_pr": [p.model_dump() for p in _thin(val_curve)],
+            "files": {name: "" for name in files},
+            "notes": notes,
+        }
+        provisional = Manifest(version="staged", created_at=utcnow(), **fields)
+        parity_texts = [e.text for e in (dataset.validation + dataset.test)[:256]]
+        parity = check_parity(built.model, built.tokenizer, staged, provisional, parity_texts)
+
+        report_dir = staged / "report"
+        report_dir.mkdir()
+        dataset.write_split(staged / "split.jsonl")
+        plot_confusion(
+            metrics["test"]["confusion_matrix"],
+            LABELS,
+            report_dir / "confusion_test.png",
+            "test, threshold 0.5",
+        )
+        plot_pr(
+            {"validation": val_curve, "test": pr_curve(test_true, test_scores)},
+            report_dir / "pr_curve.png",
+            "lovelorn precision–recall",
+            marks={"chosen": threshold},
+        )
+        fields["files"] = {name: "" for name in sorted(p.name for p in staged.iterdir())}
+        manifest = registry.register(staged, fields)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+    model_dir = registry.path(manifest.version)
+    write_report(
+        model_dir / "report",
+        {
+            "version": manifest.version,
+            "base_model": built.base,
+            "task": task,
+            "metrics": metrics,
+            "threshold": threshold,
+            "threshold_rule": rule,
+            "split_sizes": dataset.sizes(),
+            "class_balance": dataset.balance(),
+            "sources": [r.as_dict() for r in source_reports],
+            "data_hash": manifest.data_hash,
+            "training": {
+                "history": fit.history,
+                "best_epoch": fit.best_epoch,
+                "stopped": fit.stopped,
+                "seconds": round(fit.seconds, 1),
+                "settings": cfg.model_dump(),
+            },
+            "parity_max_abs_logit_diff": parity,
+        },
+        f"Model {manifest.version} ({built.base})",
+    )
+    promotion = None
+    if promote or (promote is None and registry.current() is None):
+        promotion = registry.promote(
+            manifest.version, margin=settings.registry.promotion_margin, force=force
+        )
+    return TrainOutcome(manifest, model_dir, promotion, fit, parity)
+
+
+def _thin(curve: list[PRPoint], keep: int = 200) -> list[PRPoint]:
+    """At most ``keep`` points, evenly spaced, so manifests stay small."""
+    if len(curve) <= keep:
+        return curve
+    idx = np.linspace(0, len(curve) - 1, keep).round().astype(int)
+    return [curve[i] for i in sorted(set(idx))]
