@@ -50,3 +50,13 @@ def stack(services: Settings) -> Settings:
     settings = services.model_copy(update={"kafka": kafka, "redis": redis})
     asyncio.run(ensure_topics(kafka, topics_for(kafka)))
     return settings
+
+
+@pytest.fixture(scope="session")
+def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home directory whose registry holds v1 (promoted), a tiny model trained on 40 texts."""
+    from tests.fixtures import forty_examples, train_tiny
+
+    home = tmp_path_factory.mktemp("tiny-home")
+    train_tiny(Settings(home=home), forty_examples(home / "forty.tsv"))
+    return home

@@ -108,3 +108,65 @@ def train_tiny(
     return train_and_register(
         settings, built, examples, [report], promote=promote, force=force, progress=False
     )
+
+
+def make_comment(i: int, text: str, *, post: str = "p1", user: str | None = None):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from monitor.schemas import Comment
+
+    return Comment(
+        comment_id=f"c{i}",
+        post_id=post,
+        user_id=user or f"u{i % 7}",
+        user_name=f"用户{i % 7}",
+        text_raw=text,
+        created_at=datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+    )
+
+
+async def produce_comments(kafka, comments) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from monitor.bus import Producer
+    from monitor.schemas import encode
+
+    async with Producer(kafka) as producer:
+        acks = [
+            await producer.send(kafka.comments_topic, encode(c), key=c.post_id.encode())
+            for c in comments
+        ]
+        await asyncio.gather(*acks)
+
+
+async def read_topic(kafka, topic: str, timeout_s: float = 10.0) -> list:  # type: ignore[no-untyped-def]
+    """Every record of ``topic`` from the beginning, read without a consumer group."""
+    import asyncio
+
+    from monitor.bus import Consumer
+
+    async with Consumer(kafka, group_id=None) as consumer:
+        tps = await consumer.partitions(topic)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(tps)
+        records: list = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        quiet_polls = 0
+        while loop.time() < deadline and quiet_polls < 3:
+            batch = await consumer.getmany(timeout_ms=300)
+            got = [r for rs in batch.values() for r in rs]
+            records.extend(got)
+            quiet_polls = 0 if got else quiet_polls + 1
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+
+
+async def wait_for(predicate, timeout_s: float = 60.0, interval_s: float = 0.1) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(interval_s)

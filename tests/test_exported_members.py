@@ -8,6 +8,8 @@ def test_all_is_exported_and_sorted() -> None:
     for name in monitor.__all__:
         assert hasattr(monitor, name), name
     public = {
-        n for n, v in vars(monitor).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)
+        n
+        for n, v in vars(monitor).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType)
     }
     assert public == set(monitor.__all__)

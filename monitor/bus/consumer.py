@@ -170,15 +170,9 @@ class Consumer:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(tp, offset)
 
-    async def seek_to_committed(self, tps: Iterable[TopicPartition]) -> None:
-        """Rewind to the committed offset (or the reset policy's start) to re-read uncommitted work."""
-        for tp in tps:
-            committed = await self.committed(tp)
-            if committed is None:
-                with translate_errors(f"seeking {tp.topic}[{tp.partition}] to beginning"):
-                    await self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, committed)
+    async def seek_to_beginning(self, tps: Iterable[TopicPartition]) -> None:
+        with translate_errors("seeking to the beginning"):
+            await self._consumer.seek_to_beginning(*tps)
 
     async def position(self, tp: TopicPartition) -> int:
         with translate_errors(f"reading position of {tp.topic}[{tp.partition}]"):

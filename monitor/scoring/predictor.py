@@ -10,6 +10,7 @@ and fetches going while a batch is scored.
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -90,11 +91,14 @@ def softmax_positive(logits: np.ndarray) -> np.ndarray:
 
 
 def encode_batch(tokenizer: Any, texts: Sequence[str], max_seq_len: int) -> list[list[int]]:
-    """Token ids with [CLS]/[SEP], truncated to ``max_seq_len`` — the same call in training and serving."""
+    """Token ids with [CLS]/[SEP], truncated to ``max_seq_len`` — the same call in training and serving.
+
+    NFKC first: the ERNIE tokenizer maps full-width letters and digits (ｈｅｌｌｏ, １２) to [UNK].
+    """
     if not texts:
         return []
     encoded = tokenizer(
-        list(texts),
+        [unicodedata.normalize("NFKC", t) for t in texts],
         max_length=max_seq_len,
         truncation=True,
         return_attention_mask=False,
@@ -103,8 +107,9 @@ def encode_batch(tokenizer: Any, texts: Sequence[str], max_seq_len: int) -> list
     return list(encoded["input_ids"])
 
 
-def pad(ids: Sequence[Sequence[int]], pad_id: int = 0) -> np.ndarray:
-    width = max(len(x) for x in ids)
+def pad(ids: Sequence[Sequence[int]], pad_id: int = 0, multiple: int = 1) -> np.ndarray:
+    """Right-pad with [PAD] (id 0, which ERNIE masks out) to the longest row, rounded up to ``multiple``."""
+    width = -(-max(len(x) for x in ids) // multiple) * multiple
     out = np.full((len(ids), width), pad_id, dtype=np.int64)
     for row, x in enumerate(ids):
         out[row, : len(x)] = x
@@ -192,7 +197,9 @@ class PaddlePredictor:
         ids = encode_batch(self._tokenizer, texts, self.max_seq_len)
         out = np.empty((len(ids), 2), dtype=np.float32)
         for group in buckets([len(x) for x in ids], self._bucket_rows):
-            batch = pad([ids[i] for i in group])
+            # Widths rounded to 16: oneDNN caches kernels per input shape and grows to >1 GB
+            # when every batch has a new length; padding does not change the logits.
+            batch = pad([ids[i] for i in group], multiple=16)
             for handle, array in zip(self._inputs, (batch, np.zeros_like(batch)), strict=True):
                 handle.reshape(list(array.shape))
                 handle.copy_from_cpu(array)

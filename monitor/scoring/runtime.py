@@ -22,3 +22,14 @@ def quiet_paddle() -> None:
     from paddlenlp.utils.log import logger
 
     logger.set_level("WARNING")
+
+
+def import_paddle() -> None:
+    """Import Paddle now, before signal handlers are installed.
+
+    Importing paddle replaces the process's SIGTERM/SIGINT handlers with its own, which
+    abort with a "FatalError: Termination signal"; handlers installed afterwards win.
+    """
+    quiet_paddle()
+    import paddle
+    import paddle.inference  # noqa: F401

@@ -1,0 +1,72 @@
+"""Bad records are dead-lettered with the reason and source offset; the partition keeps moving."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from monitor.bus import Producer
+from monitor.schemas import encode
+from monitor.scoring.service import ScorerService
+from monitor.settings import Settings
+from tests.fixtures import LOVELORN, make_comment, read_topic, wait_for
+from tests.scoring.test_scorer import _settings
+
+
+async def test_bad_records_go_to_the_dead_letter_topic(stack: Settings, tiny_home: Path) -> None:
+    settings = _settings(stack, tiny_home, emit_scores=True)
+    big_producer = settings.kafka.model_copy(update={"max_message_bytes": 4_000_000})
+    huge_text = make_comment(
+        900, "分手" + "a" * 400_000
+    )  # 0.8 MB message: accepted, text cut for scoring
+    too_big = make_comment(
+        901, "失恋" * 170_000
+    )  # a 1 MB text: a 2 MB message, over the 1 MB limit
+    bad = [
+        b"{not json",
+        json.dumps({"comment_id": "x1", "text_raw": "缺少字段"}).encode(),
+        encode(make_comment(902, "<br/> <img src=x>")),  # nothing left after cleaning
+        b"",
+    ]
+    good = [make_comment(i, LOVELORN[i % len(LOVELORN)]) for i in range(20)]
+    async with Producer(big_producer) as producer:
+        for value in bad[:2]:
+            await producer.send_and_wait(settings.kafka.comments_topic, value, key=b"p1")
+        await producer.send_and_wait(settings.kafka.comments_topic, encode(huge_text), key=b"p1")
+        await producer.send_and_wait(settings.kafka.comments_topic, encode(too_big), key=b"p1")
+        for value in bad[2:]:
+            await producer.send_and_wait(settings.kafka.comments_topic, value, key=b"p1")
+        for c in good:
+            await producer.send_and_wait(settings.kafka.comments_topic, encode(c), key=b"p1")
+
+    service = ScorerService(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await wait_for(
+        lambda: (service.stats.scored >= 21 and service.stats.dead_letters >= 5) or task.done(),
+        timeout_s=60,
+    )
+    stop.set()
+    await task
+
+    dead = await read_topic(settings.kafka, settings.kafka.dead_letter_topic)
+    reasons = [dict(r.headers)["error"].decode() for r in dead]
+    assert len(dead) == 5, reasons
+    assert any(r.startswith("not JSON") for r in reasons)
+    assert any(r.startswith("invalid Comment") for r in reasons)
+    assert any("exceeds the 1048576-byte limit" in r for r in reasons)
+    assert any(r == "empty text after cleaning" for r in reasons)
+    assert any(r.startswith("empty record") or r.startswith("not JSON") for r in reasons[-1:])
+    for r in dead:
+        headers = dict(r.headers)
+        assert headers["source_topic"].decode() == settings.kafka.comments_topic
+        assert int(headers["source_offset"]) >= 0
+    oversized = next(r for r in dead if "truncated_from" in dict(r.headers))
+    assert len(oversized.value) == 64 * 1024
+
+    scored = {
+        json.loads(r.value)["comment_id"]
+        for r in await read_topic(settings.kafka, settings.kafka.scores_topic)
+    }
+    assert scored == {c.comment_id for c in good} | {"c900"}

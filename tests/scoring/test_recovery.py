@@ -1,0 +1,175 @@
+"""Crash recovery (SIGKILL mid-stream) and hot model swap while running."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from monitor.redis_client import connect_redis
+from monitor.registry import ModelRegistry, announce
+from monitor.schemas import Alert, decode
+from monitor.scoring.service import ScorerService
+from monitor.settings import Settings
+from monitor.sinks.redis import RedisKeys
+from tests.fixtures import (
+    EVERYDAY,
+    LOVELORN,
+    forty_examples,
+    make_comment,
+    produce_comments,
+    read_topic,
+    train_tiny,
+    wait_for,
+)
+from tests.scoring.test_scorer import _expected_alerts, _redis_alerts, _settings
+
+TEXTS = LOVELORN + EVERYDAY
+
+
+def _copy_home(tiny_home: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home / "models", home / "models")
+    return home
+
+
+def _scorer_env(settings: Settings) -> dict[str, str]:
+    k, r, s = settings.kafka, settings.redis, settings.scorer
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOVELORN_")}
+    env |= {
+        "LOVELORN_HOME": str(settings.home),
+        "LOVELORN_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
+        "LOVELORN_KAFKA__COMMENTS_TOPIC": k.comments_topic,
+        "LOVELORN_KAFKA__ALERTS_TOPIC": k.alerts_topic,
+        "LOVELORN_KAFKA__SCORES_TOPIC": k.scores_topic,
+        "LOVELORN_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
+        "LOVELORN_KAFKA__CONSUMER_GROUP": k.consumer_group,
+        "LOVELORN_KAFKA__SESSION_TIMEOUT_MS": str(k.session_timeout_ms),
+        "LOVELORN_REDIS__URL": r.url or "",
+        "LOVELORN_REDIS__KEY_PREFIX": r.key_prefix,
+        "LOVELORN_SCORER__EMIT_SCORES": "true",
+        "LOVELORN_SCORER__MAX_BATCH": str(s.max_batch),
+        "LOVELORN_SCORER__COMMIT_INTERVAL_S": str(s.commit_interval_s),
+        "LOVELORN_LOG_FORMAT": "json",
+    }
+    return env
+
+
+def _start_scorer(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from monitor.cli.main import main; main()", "score"],
+        env=_scorer_env(settings),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(
+    stack: Settings, tiny_home: Path, tmp_path: Path
+) -> None:
+    settings = _settings(stack, _copy_home(tiny_home, tmp_path), max_batch=8)
+    comments = [make_comment(i, TEXTS[i % len(TEXTS)]) for i in range(2000)]
+    expected = _expected_alerts(settings, comments)
+    await produce_comments(settings.kafka, comments)
+    redis = connect_redis(settings.redis)
+    stream = RedisKeys(settings.redis.key_prefix).stream
+    log = tmp_path / "scorer.log"
+    try:
+        first = _start_scorer(settings, log)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 90
+        while await redis.xlen(stream) < 10:
+            assert first.poll() is None, log.read_text()[-3000:]
+            assert loop.time() < deadline, "scorer produced no alerts"
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        scored_at_kill = len(
+            await read_topic(settings.kafka, settings.kafka.scores_topic, timeout_s=5)
+        )
+        assert scored_at_kill < len(comments), "the kill came too late to test anything"
+
+        second = _start_scorer(settings, log)
+        try:
+            ids: set[str] = set()
+            deadline = loop.time() + 120
+            while ids != {c.comment_id for c in comments}:
+                assert second.poll() is None, log.read_text()[-3000:]
+                assert loop.time() < deadline, f"only {len(ids)} of {len(comments)} scored"
+                await asyncio.sleep(1)
+                ids = {
+                    json.loads(r.value)["comment_id"]
+                    for r in await read_topic(
+                        settings.kafka, settings.kafka.scores_topic, timeout_s=5
+                    )
+                }
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        await redis.aclose()
+
+    in_redis = await _redis_alerts(settings)
+    assert len(in_redis) == len({a.alert_id for a in in_redis})  # no duplicate alert in Redis
+    assert sorted(a.comment_id for a in in_redis) == sorted(expected)
+    in_kafka = {
+        decode(Alert, r.value).comment_id
+        for r in await read_topic(settings.kafka, settings.kafka.alerts_topic)
+    }
+    assert in_kafka == set(expected)  # may hold repeats, never gaps
+
+
+async def test_promotion_while_running_swaps_between_batches(
+    stack: Settings, tiny_home: Path, tmp_path: Path
+) -> None:
+    settings = _settings(stack, _copy_home(tiny_home, tmp_path), emit_scores=True, max_batch=8)
+    registry = ModelRegistry(settings.registry_root)
+    v2 = train_tiny(
+        settings, forty_examples(tmp_path / "forty.tsv"), seed=11, promote=False
+    ).manifest.version
+    assert registry.current() == "v1" and v2 == "v2"
+
+    service = ScorerService(
+        settings, model_poll_s=30
+    )  # the announcement, not polling, must trigger it
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    first = [make_comment(i, TEXTS[i % len(TEXTS)]) for i in range(300)]
+    await produce_comments(settings.kafka, first)
+    await wait_for(lambda: service.stats.scored >= 100 or task.done(), timeout_s=60)
+
+    registry.promote(v2, margin=1, force=True)
+    redis = connect_redis(settings.redis)
+    try:
+        assert await announce(redis, settings.redis.key_prefix, registry.history()[-1]) >= 1
+    finally:
+        await redis.aclose()
+    second = [make_comment(1000 + i, TEXTS[i % len(TEXTS)]) for i in range(300)]
+    await produce_comments(settings.kafka, second)
+    await wait_for(lambda: service.stats.model_version == "v2" or task.done(), timeout_s=30)
+    after_swap = [make_comment(2000 + i, TEXTS[i % len(TEXTS)]) for i in range(50)]
+    await produce_comments(settings.kafka, after_swap)
+    await wait_for(lambda: service.stats.scored >= 650 or task.done(), timeout_s=60)
+    stop.set()
+    await task
+
+    scores = [
+        json.loads(r.value) for r in await read_topic(settings.kafka, settings.kafka.scores_topic)
+    ]
+    by_id = {s["comment_id"]: s["model_version"] for s in scores}
+    assert set(by_id) == {
+        c.comment_id for c in first + second + after_swap
+    }  # nothing lost at the swap
+    assert {by_id[c.comment_id] for c in after_swap} == {"v2"}
+    assert service.stats.swaps == 1
+    versions_in_order = [s["model_version"] for s in scores]
+    assert "v1" in versions_in_order and "v2" in versions_in_order
+    alerts = await _redis_alerts(settings)
+    assert {
+        a.model_version for a in alerts if a.comment_id in {c.comment_id for c in after_swap}
+    } <= {"v2"}
