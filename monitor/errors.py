@@ -7,7 +7,8 @@
     ├── SourceError              fetching comments
     │   ├── PollTimeout
     │   ├── RateLimited          418/403/432: back off for ``retry_after`` seconds
-    │   └── BadResponse          ok: 0, login page, truncated JSON, 5xx
+    │   └── BadResponse          login page, truncated JSON, 5xx
+    │       └── Refused          the API answered ok: 0
     ├── BusError                 Kafka (aiokafka errors never escape monitor.bus)
     ├── ScoringError             model loading or inference
     ├── SinkError                an alert could not be delivered
@@ -31,6 +32,7 @@ __all__ = [
     "PollTimeout",
     "PromotionRefused",
     "RateLimited",
+    "Refused",
     "RegistryError",
     "SchemaError",
     "ScoringError",
@@ -73,6 +75,10 @@ class RateLimited(SourceError):
 
 class BadResponse(SourceError):
     pass
+
+
+class Refused(BadResponse):
+    """Well-formed JSON saying ``ok: 0`` (throttled, or nothing to show for this request)."""
 
 
 class BusError(MonitorError):
