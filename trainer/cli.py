@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import click
@@ -198,7 +199,14 @@ def train(
 @click.command("demo")
 @click.pass_obj
 def demo(app: AppContext) -> None:
-    """Start embedded services, run a sample stream through Kafka and Redis, stop everything."""
+    """The whole pipeline on embedded services and a bundled sample stream; stops all it started."""
+    from monitor.logs import configure_logging
+    from monitor.scoring.runtime import import_paddle
     from trainer.demo import run_demo
 
-    asyncio.run(run_demo(app.settings))
+    settings = app.settings
+    configure_logging(
+        "console", "debug" if app.verbose else "warning"
+    )  # the demo prints its own story
+    import_paddle()
+    asyncio.run(run_demo(settings, progress=sys.stderr.isatty()))

@@ -51,14 +51,15 @@ def plot_confusion(
 def plot_pr(
     curves: dict[str, list[PRPoint]], path: Path, title: str, marks: dict[str, float] | None = None
 ) -> None:
-    """Precision–recall curves of the lovelorn class; ``marks`` names thresholds to highlight."""
+    """Precision–recall curves of the lovelorn class; ``marks`` names thresholds to highlight
+    on the first curve."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
-    for name, curve in curves.items():
+    for n, (name, curve) in enumerate(curves.items()):
         if not curve:
             continue
         ax.plot([p.recall for p in curve], [p.precision for p in curve], label=name)
-        for mark, threshold in (marks or {}).items():
+        for mark, threshold in (marks or {}).items() if n == 0 else ():
             nearest = min(curve, key=lambda p: abs(p.threshold - threshold))
             ax.scatter([nearest.recall], [nearest.precision], s=30, zorder=3)
             ax.annotate(

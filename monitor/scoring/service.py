@@ -104,6 +104,7 @@ class ScorerService:
         self._predictor: Predictor | None = None
         self._watcher: ModelWatcher | None = None
         self._thresholds: dict[str, Thresholds] = {}
+        self.ready = asyncio.Event()  # set once partitions are assigned
         self._register_metrics()
 
     # -- public --------------------------------------------------------------
@@ -399,6 +400,8 @@ class ScorerService:
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         for tp in assigned:
             self._generation[tp] = self._generation.get(tp, 0) + 1
+        if assigned:
+            self.ready.set()
         log.info(
             "partitions_assigned",
             partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned),
