@@ -37,9 +37,27 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import config_cmd, models_cmd, poll_cmd, score_cmd, services_cmd
+    from monitor.cli import (
+        alerts_cmd,
+        config_cmd,
+        models_cmd,
+        poll_cmd,
+        replay_cmd,
+        run_cmd,
+        score_cmd,
+        services_cmd,
+    )
 
-    for module in (config_cmd, services_cmd, models_cmd, score_cmd, poll_cmd):
+    for module in (
+        config_cmd,
+        services_cmd,
+        models_cmd,
+        score_cmd,
+        poll_cmd,
+        run_cmd,
+        replay_cmd,
+        alerts_cmd,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
     for entry in entry_points(group="lovelorn.commands"):

@@ -1,0 +1,82 @@
+"""`lovelorn run` as an operator runs it: a supervisor with poller and scorer children."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from monitor.redis_client import connect_redis
+from monitor.settings import Settings
+from monitor.sinks.redis import RedisKeys
+from tests.fixtures import EVERYDAY, LOVELORN, make_comment, read_topic
+from tests.scoring.test_recovery import _copy_home, _scorer_env
+from tests.scoring.test_scorer import _settings
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+async def test_run_supervises_restarts_and_stops_cleanly(
+    stack: Settings, tiny_home: Path, tmp_path: Path
+) -> None:
+    settings = _settings(stack, _copy_home(tiny_home, tmp_path))
+    texts = LOVELORN + EVERYDAY
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text(
+        "\n".join(make_comment(i, texts[i % len(texts)]).model_dump_json() for i in range(300)),
+        encoding="utf-8",
+    )
+    log = tmp_path / "run.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--from-file", str(stream)],
+        env=_scorer_env(settings),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    redis = connect_redis(settings.redis)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 90
+        while await redis.xlen(RedisKeys(settings.redis.key_prefix).stream) == 0:
+            assert process.poll() is None, log.read_text()[-2000:]
+            assert loop.time() < deadline, log.read_text()[-2000:]
+            await asyncio.sleep(0.2)
+        children = _children(process.pid)
+        assert len(children) >= 1
+        scorer = next(p for p in children if b"score" in Path(f"/proc/{p}/cmdline").read_bytes())
+        os.kill(scorer, signal.SIGKILL)  # the supervisor must bring it back
+        deadline = loop.time() + 90
+        while True:
+            scores = {
+                json.loads(r.value)["comment_id"]
+                for r in await read_topic(settings.kafka, settings.kafka.scores_topic, timeout_s=3)
+            }
+            if len(scores) == 300:
+                break
+            assert process.poll() is None, log.read_text()[-2000:]
+            assert loop.time() < deadline, f"{len(scores)} scored; " + log.read_text()[-2000:]
+            await asyncio.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()[-2000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        await redis.aclose()
+    text = log.read_text()
+    assert '"event": "child_exited"' in text and '"child": "scorer"' in text
+    assert _children(process.pid) == []
