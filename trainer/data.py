@@ -116,7 +116,7 @@ def _format(spec: SourceSpec) -> str:
     return "csv"
 
 
-def _rows(spec: SourceSpec) -> Iterator[dict[str, Any]]:
+def read_rows(spec: SourceSpec) -> Iterator[dict[str, Any]]:
     if not spec.path.is_file():
         raise DataError(f"data file {spec.path} does not exist")
     fmt = _format(spec)
@@ -180,7 +180,7 @@ def load_source(spec: SourceSpec) -> tuple[list[Example], LoadReport]:
     by_text: dict[str, Example] = {}
     conflicts: set[str] = set()
     checked_columns = False
-    for row in _rows(spec):
+    for row in read_rows(spec):
         if not checked_columns:
             missing = [
                 c

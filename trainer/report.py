@@ -85,21 +85,41 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def write_report(out_dir: Path, report: dict[str, Any], markdown_title: str) -> None:
-    """``report.json`` plus ``report.md`` listing headline metrics and linking the plots."""
+def write_report(
+    out_dir: Path,
+    report: dict[str, Any],
+    markdown_title: str,
+    sections: tuple[str, ...] = ("test", "test_at_threshold", "validation"),
+) -> None:
+    """``report.json`` plus ``report.md`` listing headline metrics and linking the plots.
+
+    ``sections`` names the entries of ``report["metrics"]`` shown as tables.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8"
     )
     lines = [f"# {markdown_title}", ""]
-    for part in ("test", "test_at_threshold", "validation"):
+    for part in sections:
         metrics = report.get("metrics", {}).get(part)
         if not metrics:
             continue
         lines += [f"## {part.replace('_', ' ')}", "", "| metric | value |", "|---|---|"]
-        for key in ("macro_f1", "macro_precision", "macro_recall", "accuracy", "n"):
+        for key in (
+            "threshold",
+            "lovelorn_precision",
+            "lovelorn_recall",
+            "lovelorn_f1",
+            "macro_f1",
+            "macro_precision",
+            "macro_recall",
+            "accuracy",
+            "n",
+        ):
             if key in metrics:
                 lines.append(f"| {key} | {_fmt(metrics[key])} |")
+        for group, rate in metrics.get("flag_rate_by_group", {}).items():
+            lines.append(f"| flagged among non-lovelorn {group} | {rate:.1%} |")
         for name, figures in metrics.get("per_class", {}).items():
             lines.append(
                 f"| {name}: P / R / F1 (n) | {figures['precision']:.4f} / {figures['recall']:.4f} / "
@@ -120,5 +140,16 @@ def write_report(out_dir: Path, report: dict[str, Any], markdown_title: str) -> 
                 f"- **{key}**: {_fmt(report[key]) if not isinstance(report[key], dict | list) else json.dumps(report[key], ensure_ascii=False)}"
             )
     lines.append("")
+    for key, heading in (
+        ("false_alerts", "Highest-scoring false alerts"),
+        ("misses", "Lowest-scoring misses"),
+    ):
+        if report.get(key):
+            lines += [f"## {heading}", "", "| score | group | text |", "|---|---|---|"]
+            lines += [
+                f"| {e['score']:.3f} | {e['group']} | {e['text'].replace('|', '/')} |"
+                for e in report[key]
+            ]
+            lines.append("")
     lines += [f"![{png.stem}]({png.name})" for png in sorted(out_dir.glob("*.png"))]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

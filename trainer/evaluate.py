@@ -1,0 +1,175 @@
+"""Evaluate a registered model on labelled data through the serving path (the exported predictor).
+
+Besides the paper's metrics it answers the question that matters for this product: does
+the model flag heartbreak, or every negative feeling? With a group column (e.g. the corpus
+emotion) it reports the flag rate of each group among non-lovelorn texts, and it lists the
+worst false alerts and misses so people can see what goes wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.registry import ModelRegistry
+from monitor.scoring.policies import Thresholds
+from monitor.scoring.predictor import PaddlePredictor
+from monitor.settings import Settings
+from monitor.text import clean_text
+from trainer.data import DataError
+from trainer.metrics import binary_report, pr_curve
+from trainer.report import plot_confusion, plot_pr, write_report
+
+__all__ = ["EvalItem", "evaluate_items", "load_dev_labels"]
+
+EXAMPLES = 15
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    text: str
+    label: int
+    group: str = ""
+    id: str = ""
+    ambiguous: bool = False
+
+
+def load_dev_labels(labels_path: Path, corpus_path: Path) -> list[EvalItem]:
+    """Our lovelorn dev labels (id, lovelorn, ambiguous; header) joined on id with the OCEMOTION
+    corpus (id, text, emotion; no header); the emotion becomes the group."""
+    for path in (labels_path, corpus_path):
+        if not path.is_file():
+            raise DataError(f"{path} does not exist")
+    try:
+        with corpus_path.open(encoding="utf-8", newline="") as handle:
+            corpus = {
+                row[0]: (row[1], row[2])
+                for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+                if len(row) >= 3
+            }
+        with labels_path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            missing = {"id", "lovelorn"} - set(reader.fieldnames or [])
+            if missing:
+                raise DataError(f"{labels_path}: missing column(s) {', '.join(sorted(missing))}")
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text: {exc.reason}") from None
+    items, unknown = [], 0
+    for row in rows:
+        if row["id"] not in corpus:
+            unknown += 1
+            continue
+        text, emotion = corpus[row["id"]]
+        items.append(
+            EvalItem(
+                clean_text(text),
+                int(row["lovelorn"]),
+                emotion,
+                row["id"],
+                row.get("ambiguous") == "1",
+            )
+        )
+    if unknown:
+        raise DataError(f"{unknown} dev ids are not in {corpus_path}: is it the right corpus file?")
+    return items
+
+
+def evaluate_items(
+    settings: Settings, version: str, items: Sequence[EvalItem], out_dir: Path, *, title: str
+) -> dict[str, Any]:
+    if not items:
+        raise DataError("nothing to evaluate")
+    registry = ModelRegistry(settings.registry_root)
+    predictor = PaddlePredictor.from_registry(registry, settings.scorer, version)
+    try:
+        scores = predictor.probabilities([i.text for i in items])
+        manifest = predictor.manifest
+    finally:
+        predictor.close()
+    y = np.array([i.label for i in items])
+    thresholds = Thresholds.from_manifest(manifest, settings.alerts).by_policy
+    report: dict[str, Any] = {
+        "version": manifest.version,
+        "n": len(items),
+        "positives": int(y.sum()),
+        "metrics": {},
+        "thresholds": thresholds,
+    }
+    for policy, threshold in sorted(thresholds.items()):
+        flagged = scores >= threshold
+        entry = binary_report(y, flagged.astype(int))
+        lovelorn = entry["per_class"]["lovelorn"]
+        entry |= {
+            "threshold": threshold,
+            "lovelorn_precision": lovelorn["precision"],
+            "lovelorn_recall": lovelorn["recall"],
+            "lovelorn_f1": lovelorn["f1"],
+            "flag_rate_by_group": _flag_rates(items, flagged),
+        }
+        report["metrics"][policy] = entry
+    curve = pr_curve(y, scores)
+    report["precision_at_recall"] = {
+        f"{r:.1f}": max((p.precision for p in curve if p.recall >= r), default=0.0)
+        for r in (0.3, 0.5, 0.6, 0.7, 0.8)
+    }
+    if any(i.ambiguous for i in items):
+        clear = np.array([not i.ambiguous for i in items])
+        flagged = scores >= thresholds["default"]
+        report["without_ambiguous"] = binary_report(y[clear], flagged[clear].astype(int))[
+            "per_class"
+        ]["lovelorn"]
+    order = np.argsort(-scores)
+    report["false_alerts"] = [_example(items[i], scores[i]) for i in order if items[i].label == 0][
+        :EXAMPLES
+    ]
+    report["misses"] = [_example(items[i], scores[i]) for i in order[::-1] if items[i].label == 1][
+        :EXAMPLES
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    default = report["metrics"]["default"]
+    plot_confusion(
+        default["confusion_matrix"],
+        ("normal", "lovelorn"),
+        out_dir / "confusion.png",
+        f"{title}, threshold {thresholds['default']:.2f}",
+    )
+    plot_pr(
+        {title: curve},
+        out_dir / "pr_curve.png",
+        f"lovelorn precision–recall: {title}",
+        marks=thresholds,
+    )
+    write_report(
+        out_dir,
+        report,
+        f"Evaluation of {manifest.version}: {title}",
+        sections=tuple(sorted(thresholds)),
+    )
+    return report
+
+
+def _flag_rates(items: Sequence[EvalItem], flagged: np.ndarray) -> dict[str, float]:
+    """Share of non-lovelorn texts flagged, per group: which negative feelings the model confuses."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for item, flag in zip(items, flagged, strict=True):
+        if item.label == 0:
+            counts[item.group or "all"][0] += int(flag)
+            counts[item.group or "all"][1] += 1
+    return {group: flagged_n / total for group, (flagged_n, total) in sorted(counts.items())}
+
+
+def _example(item: EvalItem, score: float) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "score": round(float(score), 4),
+        "group": item.group,
+        "ambiguous": item.ambiguous,
+        "text": item.text[:140],
+    }
