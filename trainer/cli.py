@@ -15,7 +15,7 @@ DATA_OPTIONS = [
         "--data",
         "data_path",
         type=click.Path(path_type=Path),
-        required=True,
+        default=None,
         help="CSV, TSV or JSONL file.",
     ),
     click.option("--text-column", default="text", show_default=True),
@@ -103,9 +103,16 @@ def _source(
 )
 @click.option("--force", is_flag=True, help="Promote even if the gate refuses.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--recipe",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML recipe: several sources, labelling rules, weights, a held-out set (instead of --data).",
+)
 @click.pass_obj
 def train(
     app: AppContext,
+    recipe: Path | None,
     pretrained: str | None,
     size: str | None,
     epochs: int | None,
@@ -122,8 +129,9 @@ def train(
     **data: object,
 ) -> None:
     """Fine-tune ERNIE Tiny on labelled comments, evaluate, export and register the model."""
-    from trainer.data import DataError, load_source
+    from trainer.data import DataError, combine_sources, load_source
     from trainer.model import ModelError, set_ppnlp_home
+    from trainer.recipe import load_recipe
 
     if pretrained and size:
         raise click.UsageError("use either --pretrained or --from-scratch, not both")
@@ -143,14 +151,31 @@ def train(
     settings = settings.model_copy(
         update={"trainer": settings.trainer.model_copy(update=overrides)}
     )
+    if (recipe is None) == (data["data_path"] is None):
+        raise click.UsageError("give either --data FILE or --recipe FILE")
+    task, notes = "lovelorn", ""
     try:
-        examples, report = load_source(_source(**data))  # type: ignore[arg-type]
+        if recipe is not None:
+            plan = load_recipe(recipe)
+            exclusion = plan.exclusion()
+            examples, reports = combine_sources([s.spec() for s in plan.sources], exclusion)
+            task, notes = plan.task, f"recipe {recipe.name}: {plan.description}".strip(": ")
+            if exclusion:
+                click.echo(
+                    f"held out from training: {len(exclusion.ids)} ids, {len(exclusion.texts)} texts"
+                )
+        else:
+            examples, report = load_source(_source(**data))  # type: ignore[arg-type]
+            reports = [report]
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"{report.source}: {report.rows} rows, kept {report.kept} (classes {report.classes}); "
-        f"dropped {report.unmapped_label} unmapped label, {report.empty} empty, {report.duplicate} duplicate"
-    )
+    for report in reports:
+        click.echo(
+            f"{report.source}: {report.rows} rows, kept {report.kept} (classes {report.classes}, weight "
+            f"{report.weight:g}); dropped {report.filtered} by filter/rule, {report.unmapped_label} unmapped label, "
+            f"{report.empty} empty, {report.duplicate} duplicate, {report.excluded} held out, "
+            f"{report.shadowed} already in an earlier source"
+        )
     set_ppnlp_home(settings.home)
     from trainer.data import split_stratified
     from trainer.model import build_from_scratch, load_pretrained
@@ -172,7 +197,9 @@ def train(
             settings,
             built,
             examples,
-            [report],
+            reports,
+            task=task,
+            notes=notes,
             min_precision=target_precision,
             max_minutes=max_minutes,
             promote=promote,
@@ -227,6 +254,16 @@ def train(
     help="OCEMOTION file the dev ids refer to.",
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option(
+    "--calibrate-on",
+    "calibration_fraction",
+    type=click.FloatRange(0.05, 0.95),
+    default=None,
+    help="Choose thresholds on this stratified fraction; report on the rest only.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the calibration split."
+)
 @click.pass_obj
 def evaluate(
     app: AppContext,
@@ -240,6 +277,8 @@ def evaluate(
     dev_labels: Path | None,
     corpus: Path | None,
     out_dir: Path | None,
+    calibration_fraction: float | None,
+    seed: int,
 ) -> None:
     """Score labelled texts with a registered model; report P/R/F1, flag rates per group, PR curve, examples."""
     from monitor.registry import ModelRegistry
@@ -270,7 +309,15 @@ def evaluate(
             out_dir
             or settings.registry_root / "versions" / resolved / "evaluations" / title.split(" ")[0]
         )
-        report = evaluate_items(settings, resolved, items, out_dir, title=title)
+        report = evaluate_items(
+            settings,
+            resolved,
+            items,
+            out_dir,
+            title=title,
+            calibration_fraction=calibration_fraction,
+            seed=seed,
+        )
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
     for policy, m in report["metrics"].items():
@@ -280,6 +327,11 @@ def evaluate(
         )
         rates = ", ".join(f"{g} {r:.0%}" for g, r in m["flag_rate_by_group"].items())
         click.echo(f"         flagged among non-lovelorn: {rates}")
+    if "calibration" in report:
+        cal = report["calibration"]
+        click.echo(
+            f"thresholds chosen on {cal['n']} calibration items; the figures above come from the other {report['n']}"
+        )
     click.echo(
         "precision at recall ≥ "
         + ", ".join(f"{r}: {p:.3f}" for r, p in report["precision_at_recall"].items())

@@ -24,8 +24,10 @@ __all__ = [
     "DataError",
     "Dataset",
     "Example",
+    "Exclusion",
     "LoadReport",
     "SourceSpec",
+    "combine_sources",
     "data_hash",
     "load_source",
     "parse_label_map",
@@ -56,6 +58,10 @@ class SourceSpec:
     ``columns`` names the columns of a header-less CSV/TSV (e.g. ``id,text,label`` for
     OCEMOTION). ``label_map`` maps raw labels to 0/1; labels missing from it are dropped.
     Without a map, labels must already be 0/1 (or "0"/"1").
+
+    Weak sources: ``where`` keeps rows whose column has one of the listed values,
+    ``rule`` keeps rows a labelling function accepts (``"not:NAME"`` negates), and
+    ``label`` gives every kept row that label instead of reading the label column.
     """
 
     path: Path
@@ -67,6 +73,9 @@ class SourceSpec:
     weight: float = 1.0
     name: str | None = None
     format: Literal["auto", "csv", "tsv", "jsonl"] = "auto"
+    where: dict[str, tuple[str, ...]] | None = None
+    rule: str | None = None
+    label: int | None = None
 
     @property
     def source_name(self) -> str:
@@ -75,13 +84,19 @@ class SourceSpec:
 
 @dataclass
 class LoadReport:
+    """What one source contributed, and what was dropped on the way."""
+
     source: str
     rows: int = 0
     kept: int = 0
+    filtered: int = 0
     unmapped_label: int = 0
     empty: int = 0
     duplicate: int = 0
     conflicting: int = 0
+    excluded: int = 0
+    shadowed: int = 0  # same text already supplied by an earlier source
+    weight: float = 1.0
     classes: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -174,26 +189,45 @@ def _label(raw: Any, mapping: dict[str, int] | None) -> int | None:
     )
 
 
-def load_source(spec: SourceSpec) -> tuple[list[Example], LoadReport]:
-    """Read, clean and deduplicate one file. Conflicting duplicates (same text, both labels) are dropped."""
-    report = LoadReport(spec.source_name)
+def load_source(
+    spec: SourceSpec, exclusion: Exclusion | None = None
+) -> tuple[list[Example], LoadReport]:
+    """Read, filter, label, clean and deduplicate one file.
+
+    Conflicting duplicates (same text, both labels) are dropped; rows the ``exclusion``
+    names (held-out evaluation ids or texts) never get in.
+    """
+    from trainer.labelling import labelling_function
+
+    accept = labelling_function(spec.rule) if spec.rule else None
+    report = LoadReport(spec.source_name, weight=spec.weight)
     by_text: dict[str, Example] = {}
     conflicts: set[str] = set()
     checked_columns = False
     for row in read_rows(spec):
         if not checked_columns:
-            missing = [
-                c
-                for c in (spec.text_column, spec.label_column, spec.id_column)
-                if c and c not in row
-            ]
+            needed = (
+                spec.text_column,
+                None if spec.label is not None else spec.label_column,
+                spec.id_column,
+            )
+            missing = [c for c in (*needed, *(spec.where or {})) if c and c not in row]
             if missing:
                 raise DataError(
                     f"{spec.path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, row))}"
                 )
             checked_columns = True
         report.rows += 1
-        label = _label(row.get(spec.label_column), spec.label_map)
+        if spec.where and any(
+            str(row.get(col, "")) not in values for col, values in spec.where.items()
+        ):
+            report.filtered += 1
+            continue
+        label = (
+            spec.label
+            if spec.label is not None
+            else _label(row.get(spec.label_column), spec.label_map)
+        )
         if label is None:
             report.unmapped_label += 1
             continue
@@ -202,12 +236,18 @@ def load_source(spec: SourceSpec) -> tuple[list[Example], LoadReport]:
         if not text:
             report.empty += 1
             continue
+        ident = str(row.get(spec.id_column, "")) if spec.id_column else ""
+        if exclusion is not None and exclusion.covers(ident, text):
+            report.excluded += 1
+            continue
+        if accept is not None and not accept(text):
+            report.filtered += 1
+            continue
         if text in by_text:
             report.duplicate += 1
             if by_text[text].label != label:
                 conflicts.add(text)
             continue
-        ident = str(row.get(spec.id_column, "")) if spec.id_column else ""
         by_text[text] = Example(text, label, spec.weight, spec.source_name, ident)
     if report.rows == 0:
         raise DataError(f"{spec.path} holds no rows")
@@ -216,6 +256,53 @@ def load_source(spec: SourceSpec) -> tuple[list[Example], LoadReport]:
     report.kept = len(examples)
     report.classes = dict(sorted(Counter(e.label for e in examples).items()))
     return examples, report
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Ids and texts that must never be trained on (a held-out evaluation set).
+
+    Texts are compared after ``clean_text`` and with whitespace removed, so the same
+    comment copied into another source (or reposted) is caught too.
+    """
+
+    ids: frozenset[str] = frozenset()
+    texts: frozenset[str] = frozenset()
+
+    @staticmethod
+    def key(text: str) -> str:
+        return "".join(clean_text(text).split()).lower()
+
+    @classmethod
+    def of(cls, ids: Iterable[str], texts: Iterable[str]) -> Exclusion:
+        return cls(frozenset(ids), frozenset(cls.key(t) for t in texts))
+
+    def covers(self, ident: str, text: str) -> bool:
+        return (bool(ident) and ident in self.ids) or self.key(text) in self.texts
+
+    def __len__(self) -> int:
+        return len(self.ids | self.texts)
+
+
+def combine_sources(
+    specs: Sequence[SourceSpec], exclusion: Exclusion | None = None
+) -> tuple[list[Example], list[LoadReport]]:
+    """Several sources into one training set; earlier sources win when a text repeats.
+
+    List hand labels before weak labels: a text a person labelled keeps that label and
+    weight, and the weak copy is counted as ``shadowed`` in the later source's report.
+    """
+    taken: dict[str, Example] = {}
+    reports = []
+    for spec in specs:
+        examples, report = load_source(spec, exclusion)
+        fresh = [e for e in examples if e.text not in taken]
+        report.shadowed = len(examples) - len(fresh)
+        report.kept = len(fresh)
+        report.classes = dict(sorted(Counter(e.label for e in fresh).items()))
+        taken.update((e.text, e) for e in fresh)
+        reports.append(report)
+    return list(taken.values()), reports
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from monitor.scoring.predictor import PaddlePredictor
 from monitor.settings import Settings
 from monitor.text import clean_text
 from trainer.data import DataError
-from trainer.metrics import binary_report, pr_curve
+from trainer.metrics import binary_report, choose_threshold, f1_of, pr_curve
 from trainer.report import plot_confusion, plot_pr, write_report
 
 __all__ = ["EvalItem", "evaluate_items", "load_dev_labels"]
@@ -82,26 +82,45 @@ def load_dev_labels(labels_path: Path, corpus_path: Path) -> list[EvalItem]:
 
 
 def evaluate_items(
-    settings: Settings, version: str, items: Sequence[EvalItem], out_dir: Path, *, title: str
+    settings: Settings,
+    version: str,
+    items: Sequence[EvalItem],
+    out_dir: Path,
+    *,
+    title: str,
+    calibration_fraction: float | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
+    """Score ``items`` and report. With ``calibration_fraction``, a stratified part of the items
+    sets every policy's threshold (max F1 for ``default``, the precision target for the
+    others) and the metrics come from the rest only — a part never used for any choice."""
     if not items:
         raise DataError("nothing to evaluate")
     registry = ModelRegistry(settings.registry_root)
     predictor = PaddlePredictor.from_registry(registry, settings.scorer, version)
     try:
-        scores = predictor.probabilities([i.text for i in items])
+        all_scores = predictor.probabilities([i.text for i in items])
         manifest = predictor.manifest
     finally:
         predictor.close()
-    y = np.array([i.label for i in items])
     thresholds = Thresholds.from_manifest(manifest, settings.alerts).by_policy
-    report: dict[str, Any] = {
-        "version": manifest.version,
-        "n": len(items),
-        "positives": int(y.sum()),
-        "metrics": {},
-        "thresholds": thresholds,
-    }
+    report: dict[str, Any] = {"version": manifest.version}
+    if calibration_fraction:
+        calibration, held_out = _stratified_split(items, calibration_fraction, seed)
+        cal_y = np.array([items[i].label for i in calibration])
+        thresholds = _calibrate(thresholds, settings, cal_y, all_scores[calibration])
+        report["calibration"] = {
+            "n": len(calibration),
+            "positives": int(cal_y.sum()),
+            "fraction": calibration_fraction,
+            "seed": seed,
+            "thresholds": thresholds,
+        }
+        items = [items[i] for i in held_out]
+        all_scores = all_scores[held_out]
+    scores = all_scores
+    y = np.array([i.label for i in items])
+    report |= {"n": len(items), "positives": int(y.sum()), "metrics": {}, "thresholds": thresholds}
     for policy, threshold in sorted(thresholds.items()):
         flagged = scores >= threshold
         entry = binary_report(y, flagged.astype(int))
@@ -153,6 +172,42 @@ def evaluate_items(
         sections=tuple(sorted(thresholds)),
     )
     return report
+
+
+def _stratified_split(
+    items: Sequence[EvalItem], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Indices of a calibration part and a held-out part, each with the same share of
+    lovelorn and ambiguous items."""
+    import random
+
+    strata: dict[tuple[int, bool], list[int]] = defaultdict(list)
+    for index, item in enumerate(items):
+        strata[(item.label, item.ambiguous)].append(index)
+    calibration: list[int] = []
+    rng = random.Random(seed)
+    for key in sorted(strata):
+        members = strata[key]
+        rng.shuffle(members)
+        calibration += members[: round(len(members) * fraction)]
+    chosen = set(calibration)
+    return sorted(calibration), [i for i in range(len(items)) if i not in chosen]
+
+
+def _calibrate(
+    current: dict[str, float], settings: Settings, y: np.ndarray, scores: np.ndarray
+) -> dict[str, float]:
+    curve = pr_curve(y, scores)
+    out = {}
+    for policy, threshold in current.items():
+        rule = settings.alerts.policies.get(policy)
+        if rule is not None and rule.threshold is not None:
+            out[policy] = threshold  # a fixed threshold is a decision, not a calibration
+        elif rule is not None and rule.min_precision is not None:
+            out[policy], _ = choose_threshold(y, scores, min_precision=rule.min_precision)
+        else:
+            out[policy] = max(curve, key=lambda p: (f1_of(p), p.threshold)).threshold
+    return out
 
 
 def _flag_rates(items: Sequence[EvalItem], flagged: np.ndarray) -> dict[str, float]:
