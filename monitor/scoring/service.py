@@ -115,7 +115,9 @@ class ScorerService:
             self._predictor = await self._load(self._registry.resolve(self.settings.scorer.model))
             stack.callback(lambda: self._predictor.close() if self._predictor else None)
             self.stats.model_version = self._predictor.version
-            redis = connect_redis(self.settings.redis)
+            redis = connect_redis(
+                self.settings.redis, retries=0
+            )  # the sink retries with backoff itself
             stack.push_async_callback(redis.aclose)
             self._producer = Producer(kafka, client_id="lovelorn-scorer")
             await self._producer.start()
