@@ -76,6 +76,7 @@ class SourceSpec:
     where: dict[str, tuple[str, ...]] | None = None
     rule: str | None = None
     label: int | None = None
+    texts_from: SourceSpec | None = None  # labels keyed by id, texts looked up in another file
 
     @property
     def source_name(self) -> str:
@@ -189,6 +190,14 @@ def _label(raw: Any, mapping: dict[str, int] | None) -> int | None:
     )
 
 
+def _texts_by_id(spec: SourceSpec) -> dict[str, str]:
+    id_column = spec.id_column or "id"
+    texts = {str(row.get(id_column)): row.get(spec.text_column) for row in read_rows(spec)}
+    if not texts:
+        raise DataError(f"{spec.path} holds no rows to take texts from")
+    return {k: v for k, v in texts.items() if isinstance(v, str)}
+
+
 def load_source(
     spec: SourceSpec, exclusion: Exclusion | None = None
 ) -> tuple[list[Example], LoadReport]:
@@ -200,6 +209,9 @@ def load_source(
     from trainer.labelling import labelling_function
 
     accept = labelling_function(spec.rule) if spec.rule else None
+    lookup = _texts_by_id(spec.texts_from) if spec.texts_from is not None else None
+    if lookup is not None and not spec.id_column:
+        raise DataError(f"{spec.source_name}: texts_from needs an id column to join on")
     report = LoadReport(spec.source_name, weight=spec.weight)
     by_text: dict[str, Example] = {}
     conflicts: set[str] = set()
@@ -207,7 +219,7 @@ def load_source(
     for row in read_rows(spec):
         if not checked_columns:
             needed = (
-                spec.text_column,
+                None if lookup is not None else spec.text_column,
                 None if spec.label is not None else spec.label_column,
                 spec.id_column,
             )
@@ -231,7 +243,11 @@ def load_source(
         if label is None:
             report.unmapped_label += 1
             continue
-        raw_text = row.get(spec.text_column)
+        raw_text = (
+            lookup.get(str(row.get(spec.id_column)))
+            if lookup is not None
+            else row.get(spec.text_column)
+        )
         text = clean_text(raw_text) if isinstance(raw_text, str) else ""
         if not text:
             report.empty += 1

@@ -39,6 +39,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TextsFrom(_Strict):
+    """Where the texts of an id-only labels file live (joined on ``id``)."""
+
+    path: Path
+    columns: list[str] | None = None
+    id_column: str = "id"
+    text_column: str = "text"
+
+    def spec(self) -> SourceSpec:
+        columns = tuple(self.columns) if self.columns else None
+        return SourceSpec(
+            self.path, text_column=self.text_column, id_column=self.id_column, columns=columns
+        )
+
+
 class RecipeSource(_Strict):
     name: str
     path: Path
@@ -52,6 +67,7 @@ class RecipeSource(_Strict):
     rule: str | None = None
     label: Literal[0, 1] | None = None
     weight: Annotated[float, Field(gt=0)] = 1.0
+    texts_from: TextsFrom | None = None
 
     def spec(self) -> SourceSpec:
         id_column = self.id_column or ("id" if self.columns and "id" in self.columns else None)
@@ -68,6 +84,7 @@ class RecipeSource(_Strict):
             where={k: tuple(v) for k, v in self.where.items()} if self.where else None,
             rule=self.rule,
             label=self.label,
+            texts_from=self.texts_from.spec() if self.texts_from else None,
         )
 
 
