@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.bus import Consumer
-from monitor.embedded import EmbeddedServices, redis_binary
+from monitor.embedded import EmbeddedServices, free_port, redis_binary
 from monitor.redis_client import connect_redis
 from monitor.schemas import Alert, decode
 from monitor.settings import KafkaSettings, RedisSettings, Settings
@@ -64,12 +63,6 @@ TEXTS = [
 ]
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Soak:
     work: Path
@@ -85,7 +78,7 @@ class Soak:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.redis_port = _port()
+        self.redis_port = free_port()
 
     # -- processes -------------------------------------------------------------
     def start_redis(self) -> None:

@@ -9,7 +9,6 @@ the CLI command that started them; their pids and ports live in ``state.json`` a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -27,12 +26,14 @@ from monitor.bus import ensure_topics, wait_for_broker
 from monitor.bus.admin import topics_for
 from monitor.errors import ServiceError
 from monitor.redis_client import connect_redis
+from monitor.retry import poll_until
 from monitor.settings import Settings
 
 __all__ = [
     "EMBEDDED_WARNING",
     "EmbeddedServices",
     "ServiceProcess",
+    "free_port",
     "resolve_endpoints",
 ]
 
@@ -64,7 +65,8 @@ class ServiceProcess:
         return state != "Z" and os.path.basename(self.binary).encode() in cmdline
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the caller binds it soon after)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -208,7 +210,7 @@ class EmbeddedServices:
         return ServiceProcess(name, proc.pid, port, str(binary), address, str(log_file))
 
     def _start_kafka(self) -> ServiceProcess:
-        port = _free_port()
+        port = free_port()
         url = f"tcp://127.0.0.1:{port}"
         args = [
             "broker",
@@ -222,7 +224,7 @@ class EmbeddedServices:
         return self._spawn("kafka", tansu_binary(), args, port, f"127.0.0.1:{port}")
 
     def _start_redis(self) -> ServiceProcess:
-        port = _free_port()
+        port = free_port()
         args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         args += ["--dir", str(self.state_dir), "--daemonize", "no"]
         if self._settings.redis.password:
@@ -231,21 +233,18 @@ class EmbeddedServices:
 
     @staticmethod
     async def _wait_for_redis(settings: Settings, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        last: Exception | None = None
-        while time.monotonic() < deadline:
+        async def probe() -> None:
             client = connect_redis(settings.redis)
             try:
                 await client.ping()
-                return
-            except Exception as exc:
-                last = exc
             finally:
                 await client.aclose()
-            await asyncio.sleep(0.1)
-        raise ServiceError(
-            f"Redis at {settings.redis.url} not reachable after {timeout_s:.0f}s: {last}"
-        )
+
+        error = await poll_until(probe, timeout_s)
+        if error is not None:
+            raise ServiceError(
+                f"Redis at {settings.redis.url} not reachable after {timeout_s:.0f}s: {error}"
+            )
 
 
 def _terminate(pid: int, grace_s: float = 5.0) -> None:

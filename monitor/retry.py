@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-__all__ = ["Backoff", "Clock", "SystemClock"]
+__all__ = ["Backoff", "Clock", "SystemClock", "poll_until"]
 
 
 class Backoff:
@@ -53,3 +54,20 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def poll_until(
+    probe: Callable[[], Awaitable[None]], timeout_s: float, interval_s: float = 0.1
+) -> Exception | None:
+    """Call ``probe`` until it returns without raising (returns None) or ``timeout_s`` passes
+    (returns the last error). For readiness checks of services that are starting."""
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            await probe()
+            return None
+        except Exception as exc:
+            last = exc
+        await asyncio.sleep(interval_s)
+    return last or TimeoutError(f"not ready after {timeout_s:.0f}s")

@@ -196,6 +196,7 @@ class TrainerSettings(_Section):
     max_seq_len: Annotated[int, Field(ge=8, le=512)] = 128
     seed: int = 42
     patience: Annotated[int, Field(ge=1)] = 2
+    balance_classes: bool = Field(False, description="reweight so both classes weigh the same")
 
 
 class Settings(BaseSettings):

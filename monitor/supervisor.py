@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,18 +21,13 @@ import httpx
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.embedded import free_port
 from monitor.retry import Backoff
 
 __all__ = ["Child", "Status", "Supervisor"]
 
 log = structlog.get_logger()
 STOP_TIMEOUT_S = 40.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

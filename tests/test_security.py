@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from redis.exceptions import AuthenticationError
 
 from monitor.bus.connection import connection_options
+from monitor.embedded import free_port
 from monitor.errors import ConfigError
 from monitor.metrics import Metrics
 from monitor.redis_client import connect_redis
@@ -26,12 +27,6 @@ needs_tls_tools = pytest.mark.skipif(
     not (shutil.which("openssl") and shutil.which("redis-server")),
     reason="needs openssl and a TLS-capable redis-server on PATH (apt-get install -y redis-server)",
 )
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +65,7 @@ def tls_redis(
     certificate: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
     cert, key = certificate
-    port = _port()
+    port = free_port()
     process = subprocess.Popen(
         [
             "redis-server",

@@ -102,6 +102,12 @@ def _source(
     help="Promote through the quality gate (default: only the first model).",
 )
 @click.option("--force", is_flag=True, help="Promote even if the gate refuses.")
+@click.option(
+    "--balance-classes",
+    is_flag=True,
+    default=None,
+    help="Reweight so both classes weigh the same (rare positives).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--recipe",
@@ -113,6 +119,7 @@ def _source(
 def train(
     app: AppContext,
     recipe: Path | None,
+    balance_classes: bool | None,
     pretrained: str | None,
     size: str | None,
     epochs: int | None,
@@ -145,6 +152,7 @@ def train(
             max_seq_len=max_seq_len,
             seed=seed,
             patience=patience,
+            balance_classes=balance_classes or None,
         ).items()
         if v is not None
     }

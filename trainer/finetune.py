@@ -67,6 +67,13 @@ def predict_dygraph(model: Any, ids: Sequence[Sequence[int]], batch_size: int = 
     return out
 
 
+def best_macro_f1(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Validation macro-F1 at the threshold that maximises it: early stopping must not depend on
+    0.5 being the right cut, which it is not when one class is rare."""
+    candidates = np.unique(np.quantile(scores, np.linspace(0, 1, 101)))
+    return max(binary_report(labels, (scores >= t).astype(int))["macro_f1"] for t in candidates)
+
+
 def _optimizer(model: Any, cfg: TrainerSettings, total_steps: int) -> tuple[Any, Any]:
     import paddle
     from paddlenlp.transformers import LinearDecayWithWarmup
@@ -105,6 +112,11 @@ def fine_tune(
     val_ids = encode_batch(tokenizer, [e.text for e in validation], cfg.max_seq_len)
     labels = np.array([e.label for e in train], dtype=np.int64)
     weights = np.array([e.weight for e in train], dtype=np.float32)
+    if cfg.balance_classes:  # each class carries half of the total weight, whatever its size
+        for label in (0, 1):
+            mask = labels == label
+            if mask.any():
+                weights[mask] *= weights.sum() / (2 * weights[mask].sum())
     val_labels = np.array([e.label for e in validation], dtype=np.int64)
     rng = random.Random(cfg.seed)
     paddle.seed(cfg.seed)
@@ -149,7 +161,7 @@ def fine_tune(
                 if deadline and time.monotonic() > deadline:
                     break
             val_scores = softmax_positive(predict_dygraph(model, val_ids))
-            val_f1 = binary_report(val_labels, (val_scores >= 0.5).astype(int))["macro_f1"]
+            val_f1 = best_macro_f1(val_labels, val_scores)
             result.history.append(
                 {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_macro_f1": val_f1}
             )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 
 from monitor.bus.connection import connection_options, translate_errors
 from monitor.errors import BusError
+from monitor.retry import poll_until
 from monitor.settings import KafkaSettings
 
 __all__ = ["TopicSpec", "ensure_topics", "topics_for", "wait_for_broker"]
@@ -37,22 +36,19 @@ def topics_for(kafka: KafkaSettings) -> list[TopicSpec]:
 
 
 async def wait_for_broker(kafka: KafkaSettings, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    async def probe() -> None:
         admin = AIOKafkaAdminClient(**connection_options(kafka))
         try:
             await admin.start()
             await admin.list_topics()
-            return
-        except KafkaError as exc:
-            last = exc
         finally:
             await admin.close()
-        await asyncio.sleep(0.2)
-    raise BusError(
-        f"Kafka at {kafka.bootstrap_servers} not reachable after {timeout_s:.0f}s: {last}"
-    )
+
+    error = await poll_until(probe, timeout_s, interval_s=0.2)
+    if error is not None:
+        raise BusError(
+            f"Kafka at {kafka.bootstrap_servers} not reachable after {timeout_s:.0f}s: {error}"
+        )
 
 
 async def ensure_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> list[str]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import ssl
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 from aiokafka.errors import KafkaError
 
 from monitor.errors import BusError, ConfigError
 from monitor.settings import KafkaSettings
 
-__all__ = ["connection_options", "translate_errors"]
+__all__ = ["KafkaClient", "connection_options", "translate_errors"]
 
 
 def connection_options(kafka: KafkaSettings) -> dict[str, Any]:
@@ -56,3 +56,36 @@ def translate_errors(what: str) -> Iterator[None]:
         error = BusError(f"{what}: {type(exc).__name__}: {exc}")
         error.retriable = bool(getattr(exc, "retriable", True))
         raise error from exc
+
+
+class KafkaClient:
+    """Start once, stop once, ``async with``: the lifecycle producer and consumer share.
+
+    Subclasses set ``_client`` (the aiokafka object), ``_kafka`` and ``_role``.
+    """
+
+    _client: Any
+    _kafka: KafkaSettings
+    _role: str
+    _started: bool = False
+
+    async def start(self) -> None:
+        with translate_errors(f"connecting {self._role} to {self._kafka.bootstrap_servers}"):
+            await self._client.start()
+            self._after_start()
+        self._started = True
+
+    def _after_start(self) -> None:
+        """Hook for work that needs a started client (the consumer subscribes here)."""
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self._client.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from monitor.bus.connection import connection_options, translate_errors
+from monitor.bus.connection import KafkaClient, connection_options, translate_errors
 from monitor.settings import KafkaSettings
 
 __all__ = ["Consumer", "Record", "TopicPartition"]
@@ -56,7 +55,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._on_assigned(set(assigned))
 
 
-class Consumer:
+class Consumer(KafkaClient):
     """``group_id=None`` means manual assignment (replay), never touching any group's offsets."""
 
     def __init__(
@@ -74,7 +73,7 @@ class Consumer:
         self._kafka = kafka
         self._topics = list(topics)
         self._listener = _Listener(on_revoked, on_assigned)
-        self._consumer = AIOKafkaConsumer(
+        self._client = AIOKafkaConsumer(
             **connection_options(kafka),
             client_id=client_id,
             group_id=group_id,
@@ -85,37 +84,17 @@ class Consumer:
             max_partition_fetch_bytes=max_partition_fetch_bytes or kafka.max_message_bytes + 65536,
             fetch_max_bytes=max(52428800, kafka.max_message_bytes * 2),
         )
-        self._started = False
+        self._role = "consumer"
 
-    async def start(self) -> None:
-        with translate_errors(f"connecting consumer to {self._kafka.bootstrap_servers}"):
-            await self._consumer.start()
-            if self._topics:
-                self._consumer.subscribe(self._topics, listener=self._listener)
-        self._started = True
-
-    async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await self._consumer.stop()
-
-    async def __aenter__(self) -> Consumer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+    def _after_start(self) -> None:
+        if self._topics:
+            self._client.subscribe(self._topics, listener=self._listener)
 
     async def getmany(
         self, timeout_ms: int, max_records: int | None = None
     ) -> dict[TopicPartition, list[Record]]:
         with translate_errors("fetching records"):
-            batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            batches = await self._client.getmany(timeout_ms=timeout_ms, max_records=max_records)
         return {
             tp: [
                 Record(
@@ -136,62 +115,62 @@ class Consumer:
         """Commit next-offsets to read (last processed + 1), as Kafka expects."""
         if offsets:
             with translate_errors(f"committing {_fmt(offsets)}"):
-                await self._consumer.commit(
+                await self._client.commit(
                     {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()}
                 )
 
     async def committed(self, tp: TopicPartition) -> int | None:
         with translate_errors(f"reading committed offset of {tp.topic}[{tp.partition}]"):
-            return await self._consumer.committed(tp)
+            return await self._client.committed(tp)
 
     def assign(self, tps: Iterable[TopicPartition]) -> None:
-        self._consumer.assign(list(tps))
+        self._client.assign(list(tps))
 
     def assignment(self) -> set[TopicPartition]:
-        return set(self._consumer.assignment())
+        return set(self._client.assignment())
 
     async def partitions(self, topic: str) -> set[TopicPartition]:
         with translate_errors(f"reading partitions of {topic}"):
-            parts = self._consumer.partitions_for_topic(topic)
+            parts = self._client.partitions_for_topic(topic)
             if parts is None:
-                await self._consumer._client.force_metadata_update()
-                parts = self._consumer.partitions_for_topic(topic) or set()
+                await self._client._client.force_metadata_update()
+                parts = self._client.partitions_for_topic(topic) or set()
         return {TopicPartition(topic, p) for p in parts}
 
     def pause(self, tps: Iterable[TopicPartition]) -> None:
-        self._consumer.pause(*tps)
+        self._client.pause(*tps)
 
     def resume(self, tps: Iterable[TopicPartition]) -> None:
-        self._consumer.resume(*tps)
+        self._client.resume(*tps)
 
     def paused(self) -> set[TopicPartition]:
-        return set(self._consumer.paused())
+        return set(self._client.paused())
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        self._consumer.seek(tp, offset)
+        self._client.seek(tp, offset)
 
     async def seek_to_beginning(self, tps: Iterable[TopicPartition]) -> None:
         with translate_errors("seeking to the beginning"):
-            await self._consumer.seek_to_beginning(*tps)
+            await self._client.seek_to_beginning(*tps)
 
     async def position(self, tp: TopicPartition) -> int:
         with translate_errors(f"reading position of {tp.topic}[{tp.partition}]"):
-            return await self._consumer.position(tp)
+            return await self._client.position(tp)
 
     def highwater(self, tp: TopicPartition) -> int | None:
         """The broker's last reported end of the partition (the embedded broker's end_offsets() is wrong)."""
-        return self._consumer.highwater(tp)
+        return self._client.highwater(tp)
 
     async def offsets_for_times(
         self, times: dict[TopicPartition, int]
     ) -> dict[TopicPartition, int | None]:
         with translate_errors("looking up offsets by time"):
-            found = await self._consumer.offsets_for_times(times)
+            found = await self._client.offsets_for_times(times)
         return {tp: (v.offset if v is not None else None) for tp, v in found.items()}
 
     async def beginning_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         with translate_errors("reading beginning offsets"):
-            return await self._consumer.beginning_offsets(list(tps))
+            return await self._client.beginning_offsets(list(tps))
 
 
 def _fmt(offsets: dict[TopicPartition, int]) -> str:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from types import TracebackType
 
 from aiokafka import AIOKafkaProducer
 
-from monitor.bus.connection import connection_options, translate_errors
+from monitor.bus.connection import KafkaClient, connection_options, translate_errors
 from monitor.settings import KafkaSettings
 
 __all__ = ["Producer"]
@@ -15,10 +14,10 @@ __all__ = ["Producer"]
 Headers = Sequence[tuple[str, bytes]]
 
 
-class Producer:
+class Producer(KafkaClient):
     def __init__(self, kafka: KafkaSettings, *, client_id: str = "lovelorn") -> None:
         self._kafka = kafka
-        self._producer = AIOKafkaProducer(
+        self._client = AIOKafkaProducer(
             **connection_options(kafka),
             client_id=client_id,
             acks="all",
@@ -27,36 +26,14 @@ class Producer:
             max_request_size=kafka.max_message_bytes,
             linger_ms=5,
         )
-        self._started = False
-
-    async def start(self) -> None:
-        with translate_errors(f"connecting producer to {self._kafka.bootstrap_servers}"):
-            await self._producer.start()
-        self._started = True
-
-    async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await self._producer.stop()
-
-    async def __aenter__(self) -> Producer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        self._role = "producer"
 
     async def send(
         self, topic: str, value: bytes, *, key: bytes | None = None, headers: Headers = ()
     ) -> Awaitable[None]:
         """Queue one record; the returned awaitable completes when the broker has acknowledged it."""
         with translate_errors(f"producing to {topic}"):
-            future = await self._producer.send(topic, value, key=key, headers=list(headers) or None)
+            future = await self._client.send(topic, value, key=key, headers=list(headers) or None)
         return self._acknowledged(topic, future)
 
     async def send_and_wait(
@@ -66,7 +43,7 @@ class Producer:
 
     async def flush(self) -> None:
         with translate_errors("flushing producer"):
-            await self._producer.flush()
+            await self._client.flush()
 
     @staticmethod
     async def _acknowledged(topic: str, future: Awaitable[object]) -> None:
