@@ -252,7 +252,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if not config_file.is_file():
             raise ConfigError(f"settings file {config_file} does not exist")
         try:
-            tomllib.loads(config_file.read_text(encoding="utf-8"))
+            tomllib.loads(
+                config_file.read_bytes().decode("utf-8")
+            )  # as the TOML source reads it: bytes, no newline translation
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"settings file {config_file} is not valid TOML: {exc}") from None
         toml_file = config_file

@@ -165,7 +165,7 @@ def fine_tune(
             result.history.append(
                 {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_macro_f1": val_f1}
             )
-            if val_f1 > result.best_val_macro_f1:
+            if val_f1 >= result.best_val_macro_f1:  # on a tie the later, better-trained epoch
                 result.best_epoch, result.best_val_macro_f1 = epoch, val_f1
                 best_state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
             bar.set_postfix(

@@ -21,7 +21,7 @@ from trainer.export import check_parity, export_static
 from trainer.finetune import FitResult, fine_tune, predict_dygraph
 from trainer.metrics import binary_report, choose_threshold, pr_curve
 from trainer.model import BuiltModel
-from trainer.report import plot_confusion, plot_pr, write_report
+from trainer.report import plot_confusion, plot_history, plot_pr, write_report
 
 __all__ = ["TrainOutcome", "train_and_register"]
 
@@ -130,6 +130,7 @@ def train_and_register(
             "lovelorn precision–recall",
             marks={"chosen": threshold},
         )
+        plot_history(fit.history, report_dir / "training.png")
         fields["files"] = {name: "" for name in sorted(p.name for p in staged.iterdir())}
         manifest = registry.register(staged, fields)
     finally:

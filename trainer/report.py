@@ -10,7 +10,7 @@ import numpy as np
 
 from monitor.registry import PRPoint
 
-__all__ = ["plot_confusion", "plot_pr", "write_report"]
+__all__ = ["plot_confusion", "plot_history", "plot_pr", "write_report"]
 
 
 def _pyplot() -> Any:
@@ -77,6 +77,31 @@ def plot_pr(
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_history(history: list[dict[str, float]], path: Path) -> None:
+    """Training loss and validation macro-F1 per epoch: where it stopped learning."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    other = ax.twinx()
+    other.plot(
+        epochs,
+        [h["val_macro_f1"] for h in history],
+        "s-",
+        color="tab:orange",
+        label="validation macro-F1",
+    )
+    other.set_ylabel("macro-F1")
+    other.set_ylim(0, 1)
+    fig.legend(loc="lower center", ncol=2, fontsize=8)
+    ax.set_title("fine-tuning", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path)
     plt.close(fig)
 

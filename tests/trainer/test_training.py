@@ -48,6 +48,7 @@ def test_train_registers_exports_and_reports(tmp_path: Path) -> None:
         "report/report.md",
         "report/pr_curve.png",
         "report/confusion_test.png",
+        "report/training.png",
     ):
         assert (version_dir / name).is_file(), name
     manifest = registry.manifest()
