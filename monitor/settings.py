@@ -155,7 +155,10 @@ class ScorerSettings(_Section):
     gpu_id: Annotated[int, Field(ge=0)] = 0
     tensorrt: bool = False
     fp16: bool = False
-    max_batch: Annotated[int, Field(ge=1, le=4096)] = 32
+    max_batch: Annotated[int, Field(ge=1, le=4096)] = 64
+    bucket_rows: Annotated[int, Field(ge=1, le=1024)] = Field(
+        16, description="rows per length bucket inside a micro-batch"
+    )
     max_wait_ms: Annotated[int, Field(ge=0)] = 50
     max_inflight_batches: Annotated[int, Field(ge=1)] = 4
     commit_interval_s: Annotated[float, Field(gt=0)] = 1.0

@@ -134,7 +134,7 @@ class PaddlePredictor:
         self.manifest = manifest
         self.version = manifest.version
         self.max_seq_len = manifest.max_seq_len
-        self._bucket_rows = max(1, min(settings.max_batch, 64))
+        self._bucket_rows = min(settings.bucket_rows, settings.max_batch)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except Exception as exc:
