@@ -16,17 +16,26 @@ QUICK = TrainerSettings(
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
+def _running_in(folder: Path) -> list[int]:
+    """Live processes whose working directory is inside ``folder`` (the embedded services
+    run in their state directory)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+            cwd = Path(os.readlink(f"/proc/{entry}/cwd"))
+        except OSError:
+            continue
+        if state != "Z" and cwd.is_relative_to(folder):
+            found.append(int(entry))
+    return found
 
 
 def test_shortened_demo_prints_alerts_and_leaves_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = set(os.listdir("/proc"))
     summary = asyncio.run(
         run_demo(Settings(home=tmp_path), progress=False, size="test", training=QUICK)
     )
@@ -37,8 +46,7 @@ def test_shortened_demo_prints_alerts_and_leaves_nothing(
     assert summary.trained
     state = tmp_path / "demo" / "services" / "state.json"
     assert not state.exists()
-    new = {int(p) for p in set(os.listdir("/proc")) - before if p.isdigit()}
-    assert not [p for p in new if _alive(p)]  # no broker, no Redis left behind
+    assert _running_in(tmp_path) == []  # no broker, no Redis left behind
 
     again = asyncio.run(
         run_demo(Settings(home=tmp_path), progress=False, size="test", training=QUICK)
