@@ -56,13 +56,14 @@ class ServiceProcess:
 
     def alive(self) -> bool:
         try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
             cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
         except OSError:
             return False
-        state = stat.rsplit(")", 1)[-1].split()[0]
         # A recycled pid running something else is not ours.
-        return state != "Z" and os.path.basename(self.binary).encode() in cmdline
+        return (
+            _state(self.pid) not in (None, "Z")
+            and os.path.basename(self.binary).encode() in cmdline
+        )
 
 
 def free_port() -> int:
@@ -248,32 +249,32 @@ class EmbeddedServices:
 
 
 def _terminate(pid: int, grace_s: float = 5.0) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace_s
+    """SIGTERM, then SIGKILL if the process is still there after ``grace_s``."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        if _wait_gone(pid, wait_s):
+            return
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         _reap(pid)
-        if not Path(f"/proc/{pid}").exists() or _zombie(pid):
-            return
+        if _state(pid) in (None, "Z"):
+            return True
         time.sleep(0.05)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    for _ in range(100):
-        _reap(pid)
-        if not Path(f"/proc/{pid}").exists() or _zombie(pid):
-            return
-        time.sleep(0.05)
+    return False
 
 
-def _zombie(pid: int) -> bool:
+def _state(pid: int) -> str | None:
+    """The process state letter from /proc (Z = zombie), None when there is no such process."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
     except OSError:
-        return False
+        return None
 
 
 def _reap(pid: int) -> None:

@@ -99,7 +99,7 @@ def evaluate_items(
     registry = ModelRegistry(settings.registry_root)
     predictor = PaddlePredictor.from_registry(registry, settings.scorer, version)
     try:
-        all_scores = predictor.probabilities([i.text for i in items])
+        scores = predictor.probabilities([i.text for i in items])
         manifest = predictor.manifest
     finally:
         predictor.close()
@@ -108,7 +108,7 @@ def evaluate_items(
     if calibration_fraction:
         calibration, held_out = _stratified_split(items, calibration_fraction, seed)
         cal_y = np.array([items[i].label for i in calibration])
-        thresholds = _calibrate(thresholds, settings, cal_y, all_scores[calibration])
+        thresholds = _calibrate(thresholds, settings, cal_y, scores[calibration])
         report["calibration"] = {
             "n": len(calibration),
             "positives": int(cal_y.sum()),
@@ -117,8 +117,7 @@ def evaluate_items(
             "thresholds": thresholds,
         }
         items = [items[i] for i in held_out]
-        all_scores = all_scores[held_out]
-    scores = all_scores
+        scores = scores[held_out]
     y = np.array([i.label for i in items])
     report |= {"n": len(items), "positives": int(y.sum()), "metrics": {}, "thresholds": thresholds}
     for policy, threshold in sorted(thresholds.items()):

@@ -370,11 +370,14 @@ class ScorerService:
                 self._m_lag.labels(tp.topic, str(tp.partition)).set(lag)
                 self.stats.lag[f"{tp.topic}[{tp.partition}]"] = lag
 
-    async def _drain(self, tasks: list[asyncio.Task[None]]) -> None:
-        """Score and deliver everything fetched so far, within DRAIN_TIMEOUT_S."""
-        self._submit(self._batcher.take())
+    def _flush_batcher(self) -> None:
+        """Submit everything the batcher holds, due or not, ignoring the in-flight bound."""
         while len(self._batcher):
             self._submit(self._batcher.take())
+
+    async def _drain(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Score and deliver everything fetched so far, within DRAIN_TIMEOUT_S."""
+        self._flush_batcher()
         try:
             await asyncio.wait_for(self._idle.wait(), DRAIN_TIMEOUT_S)
         except TimeoutError:
@@ -382,8 +385,7 @@ class ScorerService:
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Finish what we hold for these partitions (bounded), commit it, forget the rest."""
-        while len(self._batcher):
-            self._submit(self._batcher.take())
+        self._flush_batcher()
         deadline = time.monotonic() + min(
             DRAIN_TIMEOUT_S, self.settings.kafka.session_timeout_ms / 2000
         )
