@@ -124,10 +124,23 @@ def _config(size: str, vocab_size: int, max_seq_len: int) -> Any:
     return ErnieConfig(**fields)
 
 
-def build_from_scratch(size: str, work_dir: Path, *, seed: int, max_seq_len: int) -> BuiltModel:
-    """The ERNIE architecture of ``size`` with random weights and a generated vocabulary."""
+def _dygraph() -> Any:
+    """Paddle in dygraph mode for this caller, where the model's parameters are created.
+
+    Paddle's mode is not global: after an export (``paddle.jit.to_static``) elsewhere in the
+    process, a later caller was seen to start in static mode and build graph values instead
+    of tensors (the demo followed by another training in one test session).
+    """
     quiet_paddle()
     import paddle
+
+    paddle.disable_static()
+    return paddle
+
+
+def build_from_scratch(size: str, work_dir: Path, *, seed: int, max_seq_len: int) -> BuiltModel:
+    """The ERNIE architecture of ``size`` with random weights and a generated vocabulary."""
+    paddle = _dygraph()
     from paddlenlp.transformers import ErnieForSequenceClassification, ErnieTokenizer
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +159,7 @@ def build_from_scratch(size: str, work_dir: Path, *, seed: int, max_seq_len: int
 
 def load_pretrained(name_or_dir: str) -> BuiltModel:
     """Real weights: a local checkpoint directory, or a model name paddlenlp can download."""
-    quiet_paddle()
+    _dygraph()
     from paddlenlp.transformers import AutoTokenizer, ErnieForSequenceClassification
 
     local = Path(name_or_dir)
