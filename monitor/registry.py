@@ -33,6 +33,7 @@ __all__ = [
     "Promotion",
     "announce",
     "announcement_channel",
+    "policy_threshold",
     "threshold_for_precision",
 ]
 
@@ -67,8 +68,17 @@ class Manifest(BaseModel):
     files: dict[str, str] = {}
     notes: str = ""
 
-    def threshold_for(self, min_precision: float) -> float | None:
-        return threshold_for_precision(self.validation_pr, min_precision)
+
+def policy_threshold(
+    curve: Sequence[PRPoint], min_precision: float, default: float
+) -> tuple[float, bool]:
+    """An alert policy's threshold and whether it reaches ``min_precision``. When no threshold
+    does, the strictest one seen (``default`` on an empty curve): a consumer that asks for
+    precision would rather get too few alerts than a lenient threshold's flood."""
+    found = threshold_for_precision(curve, min_precision)
+    if found is not None:
+        return found, True
+    return max((p.threshold for p in curve), default=default), False
 
 
 def threshold_for_precision(curve: Sequence[PRPoint], min_precision: float) -> float | None:

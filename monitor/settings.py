@@ -200,6 +200,10 @@ class TrainerSettings(_Section):
     seed: int = 42
     patience: Annotated[int, Field(ge=1)] = 2
     balance_classes: bool = Field(False, description="reweight so both classes weigh the same")
+    teacher: Literal["none", "char-ngram"] = Field(
+        "none", description="fit a char n-gram teacher's cross-fitted probabilities (distillation)"
+    )
+    teacher_folds: Annotated[int, Field(ge=2)] = 5
 
 
 class Settings(BaseSettings):

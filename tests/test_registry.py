@@ -153,3 +153,17 @@ async def test_announce_counts_listeners(services: Settings) -> None:
         assert heard == 0
     finally:
         await redis.aclose()
+
+
+def test_policy_threshold_never_loosens_an_unreachable_precision_target() -> None:
+    from monitor.registry import PRPoint, policy_threshold
+
+    curve = [
+        PRPoint(threshold=0.9, precision=0.5, recall=0.1),
+        PRPoint(threshold=0.5, precision=0.7, recall=0.6),
+        PRPoint(threshold=0.2, precision=0.4, recall=0.9),
+    ]
+    assert policy_threshold(curve, 0.6, 0.5) == (0.5, True)
+    assert policy_threshold(curve, 0.4, 0.5) == (0.2, True)  # most recall among those reaching
+    assert policy_threshold(curve, 0.8, 0.5) == (0.9, False)  # the strictest, not max F1
+    assert policy_threshold([], 0.8, 0.3) == (0.3, False)

@@ -108,6 +108,12 @@ def _source(
     default=None,
     help="Reweight so both classes weigh the same (rare positives).",
 )
+@click.option(
+    "--teacher",
+    type=click.Choice(["none", "char-ngram"]),
+    default=None,
+    help="Distil a char n-gram model's cross-fitted probabilities into the student.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--recipe",
@@ -120,6 +126,7 @@ def train(
     app: AppContext,
     recipe: Path | None,
     balance_classes: bool | None,
+    teacher: str | None,
     pretrained: str | None,
     size: str | None,
     epochs: int | None,
@@ -153,18 +160,18 @@ def train(
             seed=seed,
             patience=patience,
             balance_classes=balance_classes or None,
+            teacher=teacher,
         ).items()
         if v is not None
     }
-    settings = settings.model_copy(
-        update={"trainer": settings.trainer.model_copy(update=overrides)}
-    )
     if (recipe is None) == (data["data_path"] is None):
         raise click.UsageError("give either --data FILE or --recipe FILE")
     task, notes = "lovelorn", ""
     try:
+        trainer_settings = settings.trainer
         if recipe is not None:
             plan = load_recipe(recipe)
+            trainer_settings = plan.trainer_settings(trainer_settings)
             exclusion = plan.exclusion()
             examples, reports = combine_sources([s.spec() for s in plan.sources], exclusion)
             task, notes = plan.task, f"recipe {recipe.name}: {plan.description}".strip(": ")
@@ -177,6 +184,9 @@ def train(
             reports = [report]
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
+    settings = settings.model_copy(
+        update={"trainer": trainer_settings.model_copy(update=overrides)}
+    )
     for report in reports:
         click.echo(
             f"{report.source}: {report.rows} rows, kept {report.kept} (classes {report.classes}, weight "

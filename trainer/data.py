@@ -44,11 +44,15 @@ class DataError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Example:
+    """``target`` is a soft label in [0, 1] (a teacher's probability) that training fits
+    instead of ``label``; the hard label still drives validation, thresholds and reports."""
+
     text: str
     label: int
     weight: float = 1.0
     source: str = "data"
     id: str = ""
+    target: float | None = None
 
 
 @dataclass(frozen=True)

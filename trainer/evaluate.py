@@ -17,16 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from monitor.registry import ModelRegistry
+from monitor.registry import ModelRegistry, policy_threshold
 from monitor.scoring.policies import Thresholds
 from monitor.scoring.predictor import PaddlePredictor
 from monitor.settings import Settings
 from monitor.text import clean_text
 from trainer.data import DataError
-from trainer.metrics import binary_report, choose_threshold, f1_of, pr_curve
+from trainer.metrics import binary_report, f1_of, pr_curve
 from trainer.report import plot_confusion, plot_pr, write_report
 
-__all__ = ["EvalItem", "evaluate_items", "load_dev_labels"]
+__all__ = ["EvalItem", "evaluate_items", "load_dev_labels", "report_scores"]
 
 EXAMPLES = 15
 
@@ -103,8 +103,33 @@ def evaluate_items(
         manifest = predictor.manifest
     finally:
         predictor.close()
-    thresholds = Thresholds.from_manifest(manifest, settings.alerts).by_policy
-    report: dict[str, Any] = {"version": manifest.version}
+    return report_scores(
+        settings,
+        items,
+        scores,
+        Thresholds.from_manifest(manifest, settings.alerts).by_policy,
+        out_dir,
+        title=title,
+        name=manifest.version,
+        calibration_fraction=calibration_fraction,
+        seed=seed,
+    )
+
+
+def report_scores(
+    settings: Settings,
+    items: Sequence[EvalItem],
+    scores: np.ndarray,
+    thresholds: dict[str, float],
+    out_dir: Path,
+    *,
+    title: str,
+    name: str,
+    calibration_fraction: float | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The report of :func:`evaluate_items` for any scorer's ``scores`` (e.g. a baseline's)."""
+    report: dict[str, Any] = {"version": name}
     if calibration_fraction:
         calibration, held_out = _stratified_split(items, calibration_fraction, seed)
         cal_y = np.array([items[i].label for i in calibration])
@@ -167,7 +192,7 @@ def evaluate_items(
     write_report(
         out_dir,
         report,
-        f"Evaluation of {manifest.version}: {title}",
+        f"Evaluation of {name}: {title}",
         sections=tuple(sorted(thresholds)),
     )
     return report
@@ -177,7 +202,8 @@ def _stratified_split(
     items: Sequence[EvalItem], fraction: float, seed: int
 ) -> tuple[list[int], list[int]]:
     """Indices of a calibration part and a held-out part, each with the same share of
-    lovelorn and ambiguous items."""
+    lovelorn and ambiguous items. Members are ordered by id before shuffling, so the same
+    seed gives the same parts whatever the file order."""
     import random
 
     strata: dict[tuple[int, bool], list[int]] = defaultdict(list)
@@ -186,9 +212,9 @@ def _stratified_split(
     calibration: list[int] = []
     rng = random.Random(seed)
     for key in sorted(strata):
-        members = strata[key]
+        members = sorted(strata[key], key=lambda i: items[i].id)
         rng.shuffle(members)
-        calibration += members[: round(len(members) * fraction)]
+        calibration += members[: int(len(members) * fraction)]
     chosen = set(calibration)
     return sorted(calibration), [i for i in range(len(items)) if i not in chosen]
 
@@ -202,8 +228,8 @@ def _calibrate(
         rule = settings.alerts.policies.get(policy)
         if rule is not None and rule.threshold is not None:
             out[policy] = threshold  # a fixed threshold is a decision, not a calibration
-        elif rule is not None and rule.min_precision is not None:
-            out[policy], _ = choose_threshold(y, scores, min_precision=rule.min_precision)
+        elif rule is not None and rule.min_precision is not None:  # as the scorer does
+            out[policy], _ = policy_threshold(curve, rule.min_precision, threshold)
         else:
             out[policy] = max(curve, key=lambda p: (f1_of(p), p.threshold)).threshold
     return out

@@ -1,6 +1,6 @@
 """Fine-tuning as in the paper: AdamW with weight decay, linear warm-up then decay, cross-entropy
-(weighted per example when sources carry weights), early stopping on validation macro-F1,
-and the best epoch's weights kept."""
+(weighted per example when sources carry weights; against a teacher's soft targets when the
+examples carry them), early stopping on validation macro-F1, and the best epoch's weights kept."""
 
 from __future__ import annotations
 
@@ -111,6 +111,7 @@ def fine_tune(
     train_ids = encode_batch(tokenizer, [e.text for e in train], cfg.max_seq_len)
     val_ids = encode_batch(tokenizer, [e.text for e in validation], cfg.max_seq_len)
     labels = np.array([e.label for e in train], dtype=np.int64)
+    targets = np.array([e.label if e.target is None else e.target for e in train], dtype=np.float32)
     weights = np.array([e.weight for e in train], dtype=np.float32)
     if cfg.balance_classes:  # each class carries half of the total weight, whatever its size
         for label in (0, 1):
@@ -142,8 +143,10 @@ def fine_tune(
                     input_ids=paddle.to_tensor(batch),
                     token_type_ids=paddle.to_tensor(np.zeros_like(batch)),
                 )
+                q = targets[group]
+                soft = paddle.to_tensor(np.stack([1 - q, q], axis=1))
                 per_example = F.cross_entropy(
-                    logits, paddle.to_tensor(labels[group]), reduction="none"
+                    logits, soft, soft_label=True, reduction="none"
                 ).flatten()
                 w = paddle.to_tensor(weights[group])
                 loss = (per_example * w).sum() / w.sum()

@@ -22,6 +22,7 @@ from trainer.finetune import FitResult, fine_tune, predict_dygraph
 from trainer.metrics import binary_report, choose_threshold, pr_curve
 from trainer.model import BuiltModel
 from trainer.report import plot_confusion, plot_history, plot_pr, write_report
+from trainer.teacher import cross_fitted_targets
 
 __all__ = ["TrainOutcome", "train_and_register"]
 
@@ -65,10 +66,14 @@ def train_and_register(
     cfg: TrainerSettings = settings.trainer
     dataset: Dataset = split_stratified(examples, seed=cfg.seed)
     log.info("split", **dataset.sizes(), balance=dataset.balance())
+    train, teacher = dataset.train, None
+    if cfg.teacher == "char-ngram":  # after the split: the teacher never sees validation or test
+        train, teacher = cross_fitted_targets(train, folds=cfg.teacher_folds, seed=cfg.seed)
+        log.info("teacher", **teacher)
     fit = fine_tune(
         built.model,
         built.tokenizer,
-        dataset.train,
+        train,
         dataset.validation,
         cfg,
         max_minutes=max_minutes,
@@ -158,6 +163,7 @@ def train_and_register(
                 "settings": cfg.model_dump(),
             },
             "parity_max_abs_logit_diff": parity,
+            "teacher": teacher,
         },
         f"Model {manifest.version} ({built.base})",
     )

@@ -18,6 +18,9 @@
     rule = "romance_cue"
     label = 1
 
+    [trainer]                       # optional: how to train (command-line options win)
+    teacher = "char-ngram"
+
 Relative paths are relative to the current directory, like ``--data``.
 """
 
@@ -26,10 +29,11 @@ from __future__ import annotations
 import csv
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor.settings import TrainerSettings
 from trainer.data import DataError, Exclusion, SourceSpec
 
 __all__ = ["Recipe", "load_recipe"]
@@ -103,6 +107,16 @@ class Recipe(_Strict):
     description: str = ""
     holdout: Holdout | None = None
     sources: Annotated[list[RecipeSource], Field(min_length=1)]
+    # How to train on these sources; command-line options win over it.
+    trainer: dict[str, Any] = {}
+
+    def trainer_settings(self, base: TrainerSettings) -> TrainerSettings:
+        try:
+            return TrainerSettings.model_validate(base.model_dump() | self.trainer)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise DataError(f"recipe [trainer] {where}: {first['msg']}") from None
 
     def exclusion(self) -> Exclusion:
         if self.holdout is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import structlog
 
 from monitor.errors import ConfigError
-from monitor.registry import Manifest
+from monitor.registry import Manifest, policy_threshold
 from monitor.schemas import Alert, Comment, alert_id, utcnow
 from monitor.settings import AlertSettings
 
@@ -35,12 +35,10 @@ class Thresholds:
             if policy.threshold is not None:
                 out[name] = policy.threshold
             elif policy.min_precision is not None:
-                found = manifest.threshold_for(policy.min_precision)
-                if found is None:
-                    # No validation threshold reaches the target: take the strictest one seen, and say so.
-                    found = max(
-                        (p.threshold for p in manifest.validation_pr), default=manifest.threshold
-                    )
+                found, reached = policy_threshold(
+                    manifest.validation_pr, policy.min_precision, manifest.threshold
+                )
+                if not reached:
                     log.warning(
                         "policy_precision_unreachable",
                         policy=name,

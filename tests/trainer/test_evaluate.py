@@ -75,3 +75,23 @@ def test_dev_labels_join_and_errors(
     assert wrong.code == 1 and "1 dev ids are not in" in wrong.err
     assert run_cli("evaluate", "--dev-labels", str(labels)).code == 2
     assert "give --data FILE" in run_cli("evaluate").err
+
+
+def test_calibration_split_depends_on_ids_and_seed_not_file_order() -> None:
+    import random
+
+    from trainer.evaluate import EvalItem, _stratified_split
+
+    items = [EvalItem(f"t{i}", int(i % 5 == 0), "sadness", f"id{i}", i % 3 == 0) for i in range(60)]
+    shuffled = items[:]
+    random.Random(1).shuffle(shuffled)
+
+    def calibration_ids(part: list[EvalItem], seed: int) -> set[str]:
+        return {part[i].id for i in _stratified_split(part, 0.5, seed)[0]}
+
+    assert calibration_ids(items, 7) == calibration_ids(shuffled, 7)
+    assert calibration_ids(items, 7) != calibration_ids(items, 8)
+    calibration = calibration_ids(items, 7)
+    for label, ambiguous in ((0, False), (0, True), (1, False), (1, True)):
+        stratum = [i for i in items if i.label == label and i.ambiguous == ambiguous]
+        assert sum(i.id in calibration for i in stratum) == len(stratum) // 2

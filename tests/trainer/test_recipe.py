@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.settings import TrainerSettings
 from tests.fixtures import EVERYDAY, LOVELORN, run_cli
 from trainer.data import DataError, Exclusion, SourceSpec, combine_sources
 from trainer.labelling import labelling_function, romance_cue
@@ -134,6 +135,9 @@ columns = ["id", "text", "emotion"]
 rule = "not:romance_cue"
 label = 0
 weight = 0.5
+[trainer]
+teacher = "char-ngram"
+teacher_folds = 3
 """,
         encoding="utf-8",
     )
@@ -154,6 +158,8 @@ weight = 0.5
         (tmp_path / "home" / "models" / "versions" / "v1" / "report" / "report.json").read_text()
     )
     assert [s["source"] for s in report["sources"]] == ["sad+cue", "rest"]
+    assert report["teacher"]["folds"] == 3  # the recipe's [trainer] table was applied
+    assert report["training"]["settings"]["epochs"] == 2  # and the command line won over it
 
 
 def test_recipe_errors(tmp_path: Path) -> None:
@@ -166,3 +172,9 @@ def test_recipe_errors(tmp_path: Path) -> None:
         load_recipe(bad)
     with pytest.raises(DataError, match="does not exist"):
         load_recipe(tmp_path / "none.toml")
+    bad.write_text('[[sources]]\nname = "x"\npath = "a.tsv"\n[trainer]\nteacher = "oracle"\n')
+    with pytest.raises(DataError, match=r"recipe \[trainer\] teacher"):
+        load_recipe(bad).trainer_settings(TrainerSettings())
+    bad.write_text('[[sources]]\nname = "x"\npath = "a.tsv"\n[trainer]\nepoch = 3\n')
+    with pytest.raises(DataError, match=r"recipe \[trainer\] epoch: Extra inputs"):
+        load_recipe(bad).trainer_settings(TrainerSettings())

@@ -1,0 +1,54 @@
+"""Distillation: soft targets reach the loss, and the n-gram teacher's cross-fitted targets."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.scoring.predictor import encode_batch, softmax_positive
+from tests.fixtures import EVERYDAY, FIT, LOVELORN
+from trainer.data import DataError, Example
+from trainer.finetune import fine_tune, predict_dygraph
+from trainer.model import build_from_scratch
+from trainer.teacher import cross_fitted_targets
+
+
+def test_training_fits_soft_targets_not_labels(tmp_path: Path) -> None:
+    # Every label says the opposite of the target: the model must follow the targets.
+    examples = [Example(t, 1, target=0.0) for t in LOVELORN] + [
+        Example(t, 0, target=1.0) for t in EVERYDAY
+    ]
+    built = build_from_scratch("test", tmp_path, seed=3, max_seq_len=64)
+    fine_tune(built.model, built.tokenizer, examples, examples, FIT, progress=False)
+    scores = softmax_positive(
+        predict_dygraph(built.model, encode_batch(built.tokenizer, LOVELORN + EVERYDAY, 64))
+    )
+    assert scores[: len(LOVELORN)].max() < 0.5 < scores[len(LOVELORN) :].min()
+
+
+def test_teacher_targets_follow_the_evidence_and_keep_the_rest() -> None:
+    examples = [Example(t, 1, weight=2.0, source="a") for t in LOVELORN] + [
+        Example(t, 0, source="b") for t in EVERYDAY
+    ]
+    random.Random(0).shuffle(examples)
+    targeted, report = cross_fitted_targets(examples, folds=5, seed=0)
+    assert [(e.text, e.label, e.weight, e.source) for e in targeted] == [
+        (e.text, e.label, e.weight, e.source) for e in examples
+    ]
+    targets = np.array([e.target for e in targeted])
+    labels = np.array([e.label for e in targeted])
+    assert ((targets > 0) & (targets < 1)).all()
+    assert targets[labels == 1].mean() > targets[labels == 0].mean() + 0.1
+    assert report["folds"] == 5
+    assert report["mean_target"]["lovelorn"] == pytest.approx(targets[labels == 1].mean())
+
+
+def test_teacher_needs_both_classes() -> None:
+    few = [Example(t, 0) for t in EVERYDAY] + [Example(LOVELORN[0], 1)]
+    with pytest.raises(DataError, match="at least 2 examples of each class"):
+        cross_fitted_targets(few, folds=5, seed=0)
+    two = [*few, Example(LOVELORN[1], 1)]
+    assert cross_fitted_targets(two, folds=5, seed=0)[1]["folds"] == 2
