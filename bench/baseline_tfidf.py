@@ -11,7 +11,7 @@ Prints the paper's metrics (macro F1/P/R at threshold 0.5) on the test part. Wit
 ``--dev-labels`` it also writes the same report as ``lovelorn evaluate`` for the baseline's
 scores (thresholds from the calibration part, figures from the rest). The model is the
 trainer's distillation teacher (``trainer.teacher.fit_char_ngram``), trained on the training
-part with the sources' weights. Needs scikit-learn.
+part with the sources' weights.
 """
 
 from __future__ import annotations
@@ -35,19 +35,28 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path)
     source.add_argument("--recipe", type=Path)
-    parser.add_argument("--columns", default=None)
+    parser.add_argument("--columns", default=None, help="with --data: header-less columns")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--label-map", default=None)
-    parser.add_argument("--seed", type=int, default=42, help="the trainer's seed (same split)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="split seed (default: the trainer's, same split)"
+    )
     parser.add_argument("--dev-labels", type=Path, default=None)
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--calibrate-on", type=float, default=0.5)
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the calibration split")
     parser.add_argument("--out", type=Path, default=Path("baseline-report"))
     args = parser.parse_args()
+    if args.dev_labels and args.corpus is None:
+        parser.error("--dev-labels needs --corpus")
+    if not 0.05 <= args.calibrate_on <= 0.95:
+        parser.error("--calibrate-on must be between 0.05 and 0.95")
+    settings = Settings()
+    trainer = settings.trainer
     if args.recipe:
         plan = load_recipe(args.recipe)
+        trainer = plan.trainer_settings(trainer)
         examples, reports = combine_sources([s.spec() for s in plan.sources], plan.exclusion())
         described = f"recipe {args.recipe}"
     else:
@@ -61,7 +70,7 @@ def main() -> None:
         examples, report = load_source(spec)
         reports = [report]
         described = report.source
-    data = split_stratified(examples, seed=args.seed)
+    data = split_stratified(examples, seed=trainer.seed if args.seed is None else args.seed)
     started = time.perf_counter()
     model = fit_char_ngram(
         [e.text for e in data.train],
@@ -82,12 +91,12 @@ def main() -> None:
         f"{result['macro_recall']:.4f} | {result['accuracy']:.4f} | {fit_s:.1f} s |"
     )
     if args.dev_labels:
-        if args.corpus is None:
-            parser.error("--dev-labels needs --corpus")
         items = load_dev_labels(args.dev_labels, args.corpus)
         dev_scores = model.predict_proba([i.text for i in items])[:, 1]
-        settings = Settings()
-        thresholds = {"default": 0.5} | {p: 0.5 for p in settings.alerts.policies}
+        thresholds = {"default": 0.5} | {  # calibration replaces all but fixed thresholds
+            name: 0.5 if rule.threshold is None else rule.threshold
+            for name, rule in settings.alerts.policies.items()
+        }
         dev = report_scores(
             settings,
             items,

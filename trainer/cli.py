@@ -103,8 +103,7 @@ def _source(
 )
 @click.option("--force", is_flag=True, help="Promote even if the gate refuses.")
 @click.option(
-    "--balance-classes",
-    is_flag=True,
+    "--balance-classes/--no-balance-classes",
     default=None,
     help="Reweight so both classes weigh the same (rare positives).",
 )
@@ -143,6 +142,9 @@ def train(
     **data: object,
 ) -> None:
     """Fine-tune ERNIE Tiny on labelled comments, evaluate, export and register the model."""
+    from pydantic import ValidationError
+
+    from monitor.settings import TrainerSettings
     from trainer.data import DataError, combine_sources, load_source
     from trainer.model import ModelError, set_ppnlp_home
     from trainer.recipe import load_recipe
@@ -159,7 +161,7 @@ def train(
             max_seq_len=max_seq_len,
             seed=seed,
             patience=patience,
-            balance_classes=balance_classes or None,
+            balance_classes=balance_classes,
             teacher=teacher,
         ).items()
         if v is not None
@@ -184,9 +186,12 @@ def train(
             reports = [report]
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
-    settings = settings.model_copy(
-        update={"trainer": trainer_settings.model_copy(update=overrides)}
-    )
+    try:
+        trainer_settings = TrainerSettings.model_validate(trainer_settings.model_dump() | overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.UsageError(f"--{first['loc'][0]}: {first['msg']}".replace("_", "-")) from None
+    settings = settings.model_copy(update={"trainer": trainer_settings})
     for report in reports:
         click.echo(
             f"{report.source}: {report.rows} rows, kept {report.kept} (classes {report.classes}, weight "
@@ -318,7 +323,7 @@ def evaluate(
             spec = _source(data_path, text_column, label_column, None, columns, label_map, "auto")
             examples, _ = load_source(spec)
             groups = _groups(spec, group_column) if group_column else {}
-            items = [EvalItem(e.text, e.label, groups.get(e.text, "")) for e in examples]
+            items = [EvalItem(e.text, e.label, groups.get(e.text, ""), e.id) for e in examples]
             title = data_path.name
         else:
             raise click.UsageError("give --data FILE or --dev-labels FILE --corpus FILE")
@@ -350,6 +355,11 @@ def evaluate(
         click.echo(
             f"thresholds chosen on {cal['n']} calibration items; the figures above come from the other {report['n']}"
         )
+        for policy in cal["precision_target_unreached"]:
+            click.echo(
+                f"warning: no threshold reached {policy}'s precision target on the calibration "
+                "items; it got the strictest threshold seen there"
+            )
     click.echo(
         "precision at recall ≥ "
         + ", ".join(f"{r}: {p:.3f}" for r, p in report["precision_at_recall"].items())

@@ -133,13 +133,14 @@ def report_scores(
     if calibration_fraction:
         calibration, held_out = _stratified_split(items, calibration_fraction, seed)
         cal_y = np.array([items[i].label for i in calibration])
-        thresholds = _calibrate(thresholds, settings, cal_y, scores[calibration])
+        thresholds, unreached = _calibrate(thresholds, settings, cal_y, scores[calibration])
         report["calibration"] = {
             "n": len(calibration),
             "positives": int(cal_y.sum()),
             "fraction": calibration_fraction,
             "seed": seed,
             "thresholds": thresholds,
+            "precision_target_unreached": unreached,
         }
         items = [items[i] for i in held_out]
         scores = scores[held_out]
@@ -158,6 +159,7 @@ def report_scores(
         }
         report["metrics"][policy] = entry
     curve = pr_curve(y, scores)
+    report["pr_curve"] = [p.model_dump() for p in curve]  # for bench/compare_pr.py
     report["precision_at_recall"] = {
         f"{r:.1f}": max((p.precision for p in curve if p.recall >= r), default=0.0)
         for r in (0.3, 0.5, 0.6, 0.7, 0.8)
@@ -212,7 +214,7 @@ def _stratified_split(
     calibration: list[int] = []
     rng = random.Random(seed)
     for key in sorted(strata):
-        members = sorted(strata[key], key=lambda i: items[i].id)
+        members = sorted(strata[key], key=lambda i: (items[i].id, items[i].text))
         rng.shuffle(members)
         calibration += members[: int(len(members) * fraction)]
     chosen = set(calibration)
@@ -221,18 +223,22 @@ def _stratified_split(
 
 def _calibrate(
     current: dict[str, float], settings: Settings, y: np.ndarray, scores: np.ndarray
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[str]]:
+    """Each policy's threshold on the calibration part, and the policies whose precision
+    target no threshold reached there (they get the strictest one, as in the scorer)."""
     curve = pr_curve(y, scores)
-    out = {}
+    out, unreached = {}, []
     for policy, threshold in current.items():
         rule = settings.alerts.policies.get(policy)
         if rule is not None and rule.threshold is not None:
             out[policy] = threshold  # a fixed threshold is a decision, not a calibration
-        elif rule is not None and rule.min_precision is not None:  # as the scorer does
-            out[policy], _ = policy_threshold(curve, rule.min_precision, threshold)
+        elif rule is not None and rule.min_precision is not None:
+            out[policy], reached = policy_threshold(curve, rule.min_precision, threshold)
+            if not reached:
+                unreached.append(policy)
         else:
             out[policy] = max(curve, key=lambda p: (f1_of(p), p.threshold)).threshold
-    return out
+    return out, unreached
 
 
 def _flag_rates(items: Sequence[EvalItem], flagged: np.ndarray) -> dict[str, float]:

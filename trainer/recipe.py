@@ -31,7 +31,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.settings import TrainerSettings
 from trainer.data import DataError, Exclusion, SourceSpec
@@ -109,6 +109,14 @@ class Recipe(_Strict):
     sources: Annotated[list[RecipeSource], Field(min_length=1)]
     # How to train on these sources; command-line options win over it.
     trainer: dict[str, Any] = {}
+
+    @field_validator("trainer")
+    @classmethod
+    def _known_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(TrainerSettings.model_fields))
+        if unknown:
+            raise ValueError(f"unknown trainer setting(s): {', '.join(unknown)}")
+        return value
 
     def trainer_settings(self, base: TrainerSettings) -> TrainerSettings:
         try:

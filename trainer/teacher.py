@@ -59,6 +59,7 @@ def cross_fitted_targets(
     report = {
         "kind": "char 1-3-gram TF-IDF + logistic regression",
         "folds": folds,
+        "rows": len(train),
         "seconds": round(time.monotonic() - started, 1),
         "out_of_fold_precision_at_recall_0.6": max(
             (p.precision for p in curve if p.recall >= 0.6), default=0.0

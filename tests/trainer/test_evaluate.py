@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,16 @@ def test_evaluate_reports_flag_rates_and_examples(
     assert (out / "pr_curve.png").is_file() and "flagged among non-lovelorn" in (
         out / "report.md"
     ).read_text()
+    assert report["pr_curve"][-1]["recall"] == 1.0
+    png = tmp_path / "compare.png"
+    done = subprocess.run(
+        [sys.executable, "bench/compare_pr.py", "--out", str(png), f"tiny={out / 'report.json'}"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert png.stat().st_size > 1000
 
 
 def test_dev_labels_join_and_errors(

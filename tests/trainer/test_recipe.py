@@ -138,12 +138,14 @@ weight = 0.5
 [trainer]
 teacher = "char-ngram"
 teacher_folds = 3
+epochs = 5
 """,
         encoding="utf-8",
     )
     plan = load_recipe(recipe)
     assert plan.exclusion().ids == {"r1", "s2"}
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LOVELORN_TRAINER__TEACHER_FOLDS", "4")  # the recipe's 3 wins over this
     result = run_cli(
         "train", "--recipe", str(recipe), "--from-scratch", "test", "--epochs", "2", "--quiet"
     )
@@ -158,8 +160,9 @@ teacher_folds = 3
         (tmp_path / "home" / "models" / "versions" / "v1" / "report" / "report.json").read_text()
     )
     assert [s["source"] for s in report["sources"]] == ["sad+cue", "rest"]
-    assert report["teacher"]["folds"] == 3  # the recipe's [trainer] table was applied
-    assert report["training"]["settings"]["epochs"] == 2  # and the command line won over it
+    assert report["teacher"]["folds"] == 3  # the recipe's [trainer] table won over settings
+    assert report["training"]["settings"]["epochs"] == 2  # and the command line over the recipe
+    assert report["teacher"]["rows"] == report["split_sizes"]["train"]  # training part only
 
 
 def test_recipe_errors(tmp_path: Path) -> None:
@@ -176,5 +179,7 @@ def test_recipe_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"recipe \[trainer\] teacher"):
         load_recipe(bad).trainer_settings(TrainerSettings())
     bad.write_text('[[sources]]\nname = "x"\npath = "a.tsv"\n[trainer]\nepoch = 3\n')
-    with pytest.raises(DataError, match=r"recipe \[trainer\] epoch: Extra inputs"):
-        load_recipe(bad).trainer_settings(TrainerSettings())
+    with pytest.raises(
+        DataError, match=r"bad.toml: trainer: .*unknown trainer setting\(s\): epoch"
+    ):
+        load_recipe(bad)

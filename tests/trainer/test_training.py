@@ -91,6 +91,8 @@ def test_unreachable_model_name_fails_fast_with_advice() -> None:
         (["--from-scratch", "test", "--pretrained", "x"], "either --pretrained or --from-scratch"),
         (["--from-scratch", "test", "--text-column", "body"], "missing column(s) body"),
         (["--from-scratch", "test", "--label-map", "1=1,0=0,x"], "is not NAME=0 or NAME=1"),
+        (["--from-scratch", "test", "--patience", "0"], "--patience: Input should be greater"),
+        (["--from-scratch", "test", "--batch-size", "0"], "--batch-size: Input should be greater"),
     ],
 )
 def test_train_cli_errors_are_one_line(
