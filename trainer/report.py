@@ -74,7 +74,7 @@ def plot_pr(
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="best", fontsize=7)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
