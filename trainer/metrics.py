@@ -3,13 +3,14 @@ threshold choice, in plain numpy so the numbers are easy to check by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from monitor.registry import PRPoint, threshold_for_precision
 
-__all__ = ["binary_report", "choose_threshold", "f1_of", "pr_curve"]
+__all__ = ["binary_report", "choose_threshold", "f1_of", "pr_curve", "thin_curve"]
 
 
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -65,6 +66,20 @@ def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[PRPoint]:
         )
         for i in last
     ]
+
+
+def thin_curve(curve: Sequence[PRPoint], keep: int = 200) -> list[PRPoint]:
+    """At most ``keep`` points, so manifests stay small. First the lossless cut: of the points
+    sharing a recall, only the highest threshold's, which has that recall's best precision, so
+    every policy threshold and max-F1 choice stays the same; only then, evenly spaced."""
+    best: list[PRPoint] = []
+    for point in curve:  # highest threshold first
+        if not best or point.recall > best[-1].recall:
+            best.append(point)
+    if len(best) <= keep:
+        return best
+    idx = np.linspace(0, len(best) - 1, keep).round().astype(int)
+    return [best[i] for i in sorted(set(idx))]
 
 
 def choose_threshold(

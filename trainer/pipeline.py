@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import structlog
 
-from monitor.registry import Manifest, ModelRegistry, Promotion, PRPoint
+from monitor.registry import Manifest, ModelRegistry, Promotion
 from monitor.schemas import utcnow
 from monitor.scoring.predictor import encode_batch, softmax_positive
 from monitor.settings import Settings, TrainerSettings
 from trainer.data import Dataset, Example, LoadReport, data_hash, split_stratified
 from trainer.export import check_parity, export_static
 from trainer.finetune import FitResult, fine_tune, predict_dygraph
-from trainer.metrics import binary_report, choose_threshold, pr_curve
+from trainer.metrics import binary_report, choose_threshold, pr_curve, thin_curve
 from trainer.model import BuiltModel
 from trainer.report import plot_confusion, plot_history, plot_pr, write_report
 from trainer.teacher import cross_fitted_targets
@@ -112,7 +112,7 @@ def train_and_register(
             "metrics": {
                 k: {m: v for m, v in r.items() if m != "per_class"} for k, r in metrics.items()
             },
-            "validation_pr": [p.model_dump() for p in _thin(val_curve)],
+            "validation_pr": [p.model_dump() for p in thin_curve(val_curve)],
             "files": {name: "" for name in files},
             "notes": notes,
         }
@@ -173,11 +173,3 @@ def train_and_register(
             manifest.version, margin=settings.registry.promotion_margin, force=force
         )
     return TrainOutcome(manifest, model_dir, promotion, fit, parity)
-
-
-def _thin(curve: list[PRPoint], keep: int = 200) -> list[PRPoint]:
-    """At most ``keep`` points, evenly spaced, so manifests stay small."""
-    if len(curve) <= keep:
-        return curve
-    idx = np.linspace(0, len(curve) - 1, keep).round().astype(int)
-    return [curve[i] for i in sorted(set(idx))]

@@ -121,3 +121,22 @@ def test_train_cli_refuses_single_class_and_tiny_data(
     )
     result = run_cli("train", "--data", str(few), "--from-scratch", "test", "--quiet")
     assert result.code == 1 and "too few rows" in result.err
+
+
+def test_thinned_validation_curve_keeps_every_policy_choice() -> None:
+    from monitor.registry import policy_threshold
+    from trainer.metrics import f1_of, pr_curve, thin_curve
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(5000) < 0.03).astype(int)
+    scores = np.clip(rng.normal(0.2 + 0.3 * y, 0.15), 0, 1)
+    scores[np.argsort(-scores)[:3]] = [0.99, 0.98, 0.97]  # a pure head, then noise
+    y[np.argsort(-scores)[:3]] = 1
+    full = pr_curve(y, scores)
+    thin = thin_curve(full)
+    assert len(thin) <= 200 < len(full)
+    for target in (0.3, 0.5, 0.6, 0.8, 0.95):
+        assert policy_threshold(thin, target, 0.5) == policy_threshold(full, target, 0.5)
+    best = max(full, key=lambda p: (f1_of(p), p.threshold))
+    assert max(thin, key=lambda p: (f1_of(p), p.threshold)) == best
+    assert thin[0] == full[0]  # the strictest threshold too
