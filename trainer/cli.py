@@ -190,7 +190,8 @@ def train(
         trainer_settings = TrainerSettings.model_validate(trainer_settings.model_dump() | overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise click.UsageError(f"--{first['loc'][0]}: {first['msg']}".replace("_", "-")) from None
+        option = str(first["loc"][0]).replace("_", "-")
+        raise click.UsageError(f"--{option}: {first['msg']}") from None
     settings = settings.model_copy(update={"trainer": trainer_settings})
     for report in reports:
         click.echo(

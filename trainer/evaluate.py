@@ -23,7 +23,7 @@ from monitor.scoring.predictor import PaddlePredictor
 from monitor.settings import Settings
 from monitor.text import clean_text
 from trainer.data import DataError
-from trainer.metrics import binary_report, f1_of, pr_curve
+from trainer.metrics import binary_report, f1_of, pr_curve, precision_at_recall
 from trainer.report import plot_confusion, plot_pr, write_report
 
 __all__ = ["EvalItem", "evaluate_items", "load_dev_labels", "report_scores"]
@@ -161,8 +161,7 @@ def report_scores(
     curve = pr_curve(y, scores)
     report["pr_curve"] = [p.model_dump() for p in curve]  # for bench/compare_pr.py
     report["precision_at_recall"] = {
-        f"{r:.1f}": max((p.precision for p in curve if p.recall >= r), default=0.0)
-        for r in (0.3, 0.5, 0.6, 0.7, 0.8)
+        f"{r:.1f}": precision_at_recall(curve, r) for r in (0.3, 0.5, 0.6, 0.7, 0.8)
     }
     if any(i.ambiguous for i in items):
         clear = np.array([not i.ambiguous for i in items])

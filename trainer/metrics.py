@@ -10,7 +10,14 @@ import numpy as np
 
 from monitor.registry import PRPoint, threshold_for_precision
 
-__all__ = ["binary_report", "choose_threshold", "f1_of", "pr_curve", "thin_curve"]
+__all__ = [
+    "binary_report",
+    "choose_threshold",
+    "f1_of",
+    "pr_curve",
+    "precision_at_recall",
+    "thin_curve",
+]
 
 
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -66,6 +73,11 @@ def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[PRPoint]:
         )
         for i in last
     ]
+
+
+def precision_at_recall(curve: Sequence[PRPoint], recall: float) -> float:
+    """The best precision among thresholds reaching ``recall`` (0 when none does)."""
+    return max((p.precision for p in curve if p.recall >= recall), default=0.0)
 
 
 def thin_curve(curve: Sequence[PRPoint], keep: int = 200) -> list[PRPoint]:

@@ -29,9 +29,9 @@ from __future__ import annotations
 import csv
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.settings import TrainerSettings
 from trainer.data import DataError, Exclusion, SourceSpec
@@ -107,24 +107,13 @@ class Recipe(_Strict):
     description: str = ""
     holdout: Holdout | None = None
     sources: Annotated[list[RecipeSource], Field(min_length=1)]
-    # How to train on these sources; command-line options win over it.
-    trainer: dict[str, Any] = {}
-
-    @field_validator("trainer")
-    @classmethod
-    def _known_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(value) - set(TrainerSettings.model_fields))
-        if unknown:
-            raise ValueError(f"unknown trainer setting(s): {', '.join(unknown)}")
-        return value
+    # How to train on these sources; command-line options win over it. Validated on load;
+    # only the settings the recipe names override the caller's.
+    trainer: TrainerSettings = TrainerSettings()
 
     def trainer_settings(self, base: TrainerSettings) -> TrainerSettings:
-        try:
-            return TrainerSettings.model_validate(base.model_dump() | self.trainer)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise DataError(f"recipe [trainer] {where}: {first['msg']}") from None
+        named = self.trainer.model_dump(include=self.trainer.model_fields_set)
+        return base.model_copy(update=named)
 
     def exclusion(self) -> Exclusion:
         if self.holdout is None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from trainer.data import DataError, Example
-from trainer.metrics import pr_curve
+from trainer.metrics import pr_curve, precision_at_recall
 
 __all__ = ["cross_fitted_targets", "fit_char_ngram"]
 
@@ -61,9 +61,7 @@ def cross_fitted_targets(
         "folds": folds,
         "rows": len(train),
         "seconds": round(time.monotonic() - started, 1),
-        "out_of_fold_precision_at_recall_0.6": max(
-            (p.precision for p in curve if p.recall >= 0.6), default=0.0
-        ),
+        "out_of_fold_precision_at_recall_0.6": precision_at_recall(curve, 0.6),
         "mean_target": {
             "lovelorn": float(targets[labels == 1].mean()),
             "normal": float(targets[labels == 0].mean()),

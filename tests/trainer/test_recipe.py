@@ -176,10 +176,14 @@ def test_recipe_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         load_recipe(tmp_path / "none.toml")
     bad.write_text('[[sources]]\nname = "x"\npath = "a.tsv"\n[trainer]\nteacher = "oracle"\n')
-    with pytest.raises(DataError, match=r"recipe \[trainer\] teacher"):
-        load_recipe(bad).trainer_settings(TrainerSettings())
+    with pytest.raises(DataError, match=r"bad.toml: trainer\.teacher: Input should be 'none' or"):
+        load_recipe(bad)
     bad.write_text('[[sources]]\nname = "x"\npath = "a.tsv"\n[trainer]\nepoch = 3\n')
     with pytest.raises(
-        DataError, match=r"bad.toml: trainer: .*unknown trainer setting\(s\): epoch"
+        DataError, match=r"bad.toml: trainer\.epoch: Extra inputs are not permitted"
     ):
         load_recipe(bad)
+    good = tmp_path / "good.toml"
+    good.write_text('[[sources]]\nname = "x"\npath = "a.tsv"\n[trainer]\nteacher = "char-ngram"\n')
+    merged = load_recipe(good).trainer_settings(TrainerSettings(epochs=7))
+    assert (merged.teacher, merged.epochs) == ("char-ngram", 7)  # unnamed settings untouched
