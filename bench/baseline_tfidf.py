@@ -23,7 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from monitor.settings import Settings
-from trainer.data import SourceSpec, combine_sources, load_source, parse_label_map, split_stratified
+from trainer.data import (
+    DataError,
+    SourceSpec,
+    combine_sources,
+    load_source,
+    parse_label_map,
+    split_stratified,
+)
 from trainer.evaluate import load_dev_labels, report_scores
 from trainer.metrics import binary_report
 from trainer.recipe import load_recipe
@@ -52,6 +59,13 @@ def main() -> None:
         parser.error("--dev-labels needs --corpus")
     if not 0.05 <= args.calibrate_on <= 0.95:
         parser.error("--calibrate-on must be between 0.05 and 0.95")
+    try:
+        run(args)
+    except DataError as exc:  # bad data files: one line, as in `lovelorn train`
+        parser.exit(1, f"error: {exc}\n")
+
+
+def run(args: argparse.Namespace) -> None:
     settings = Settings()
     trainer = settings.trainer
     if args.recipe:

@@ -28,7 +28,10 @@ def main() -> None:
         label, sep, path = entry.partition("=")
         if not sep:
             parser.error(f"{entry!r} is not LABEL=PATH")
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        try:
+            report = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            parser.error(f"cannot read {path}: {exc}")
         if "pr_curve" not in report:
             parser.error(f"{path} has no pr_curve: re-run the evaluation with this version")
         curves[f"{label} (P@R0.6 {report['precision_at_recall']['0.6']:.2f})"] = [
