@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.settings import Settings
+from monitor.settings import Settings, TrainerSettings
 from trainer.data import (
     DataError,
+    Example,
+    LoadReport,
     SourceSpec,
     combine_sources,
     load_source,
@@ -65,9 +67,10 @@ def main() -> None:
         parser.exit(1, f"error: {exc}\n")
 
 
-def run(args: argparse.Namespace) -> None:
-    settings = Settings()
-    trainer = settings.trainer
+def load_examples(
+    args: argparse.Namespace, trainer: TrainerSettings
+) -> tuple[list[Example], list[LoadReport], str, TrainerSettings]:
+    """The training rows of ``--recipe`` or ``--data`` exactly as ``lovelorn train`` reads them."""
     if args.recipe:
         plan = load_recipe(args.recipe)
         trainer = plan.trainer_settings(trainer)
@@ -84,6 +87,12 @@ def run(args: argparse.Namespace) -> None:
         examples, report = load_source(spec)
         reports = [report]
         described = report.source
+    return examples, reports, described, trainer
+
+
+def run(args: argparse.Namespace) -> None:
+    settings = Settings()
+    examples, reports, described, trainer = load_examples(args, settings.trainer)
     data = split_stratified(examples, seed=trainer.seed if args.seed is None else args.seed)
     started = time.perf_counter()
     model = fit_char_ngram(
