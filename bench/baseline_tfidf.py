@@ -22,13 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.settings import Settings, TrainerSettings
+from monitor.settings import Settings
 from trainer.data import (
     DataError,
-    Example,
-    LoadReport,
     SourceSpec,
-    combine_sources,
     load_source,
     parse_label_map,
     split_stratified,
@@ -67,14 +64,13 @@ def main() -> None:
         parser.exit(1, f"error: {exc}\n")
 
 
-def load_examples(
-    args: argparse.Namespace, trainer: TrainerSettings
-) -> tuple[list[Example], list[LoadReport], str, TrainerSettings]:
-    """The training rows of ``--recipe`` or ``--data`` exactly as ``lovelorn train`` reads them."""
+def run(args: argparse.Namespace) -> None:
+    settings = Settings()
+    trainer = settings.trainer
     if args.recipe:
         plan = load_recipe(args.recipe)
         trainer = plan.trainer_settings(trainer)
-        examples, reports = combine_sources([s.spec() for s in plan.sources], plan.exclusion())
+        examples, reports = plan.examples()
         described = f"recipe {args.recipe}"
     else:
         spec = SourceSpec(
@@ -87,12 +83,6 @@ def load_examples(
         examples, report = load_source(spec)
         reports = [report]
         described = report.source
-    return examples, reports, described, trainer
-
-
-def run(args: argparse.Namespace) -> None:
-    settings = Settings()
-    examples, reports, described, trainer = load_examples(args, settings.trainer)
     data = split_stratified(examples, seed=trainer.seed if args.seed is None else args.seed)
     started = time.perf_counter()
     model = fit_char_ngram(

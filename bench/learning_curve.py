@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from baseline_tfidf import load_examples
 from sklearn.metrics import average_precision_score
 
 from monitor.settings import Settings
 from trainer.data import DataError, Example, Exclusion, split_stratified
 from trainer.evaluate import load_dev_labels
 from trainer.metrics import pr_curve, precision_at_recall
+from trainer.recipe import load_recipe
 from trainer.teacher import fit_char_ngram
 
 RECALLS = (0.5, 0.6, 0.7)
@@ -65,9 +65,9 @@ def subsample(train: list[Example], fraction: float, rng: np.random.Generator) -
 
 
 def run(args: argparse.Namespace, fractions: list[float]) -> None:
-    settings = Settings()
-    args.data = None  # load_examples reads --recipe
-    examples, _, described, trainer = load_examples(args, settings.trainer)
+    plan = load_recipe(args.recipe)
+    trainer = plan.trainer_settings(Settings().trainer)
+    examples, _ = plan.examples()
     train = split_stratified(examples, seed=trainer.seed if args.seed is None else args.seed).train
     items = load_dev_labels(args.dev_labels, args.corpus)
     dev_texts = [i.text for i in items]
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, fractions: list[float]) -> None:
         raise DataError(f"{args.recipe}: its [holdout] does not keep the dev texts out of training")
     y = np.array([i.label for i in items])
     print(
-        f"data: {described}; training part {len(train)} rows, {sum(e.label for e in train)} lovelorn"
+        f"data: recipe {args.recipe}; training part {len(train)} rows, {sum(e.label for e in train)} lovelorn"
     )
     print(
         f"dev: all {len(items)} texts ({int(y.sum())} lovelorn), checked: none in the training rows\n"

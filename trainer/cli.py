@@ -145,7 +145,7 @@ def train(
     from pydantic import ValidationError
 
     from monitor.settings import TrainerSettings
-    from trainer.data import DataError, combine_sources, load_source
+    from trainer.data import DataError, load_source
     from trainer.model import ModelError, set_ppnlp_home
     from trainer.recipe import load_recipe
 
@@ -175,7 +175,7 @@ def train(
             plan = load_recipe(recipe)
             trainer_settings = plan.trainer_settings(trainer_settings)
             exclusion = plan.exclusion()
-            examples, reports = combine_sources([s.spec() for s in plan.sources], exclusion)
+            examples, reports = plan.examples(exclusion)
             task, notes = plan.task, f"recipe {recipe.name}: {plan.description}".strip(": ")
             if exclusion:
                 click.echo(

@@ -34,7 +34,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.settings import TrainerSettings
-from trainer.data import DataError, Exclusion, SourceSpec
+from trainer.data import DataError, Example, Exclusion, LoadReport, SourceSpec, combine_sources
 
 __all__ = ["Recipe", "load_recipe"]
 
@@ -114,6 +114,14 @@ class Recipe(_Strict):
     def trainer_settings(self, base: TrainerSettings) -> TrainerSettings:
         named = self.trainer.model_dump(include=self.trainer.model_fields_set)
         return base.model_copy(update=named)
+
+    def examples(
+        self, exclusion: Exclusion | None = None
+    ) -> tuple[list[Example], list[LoadReport]]:
+        """The training rows of every source, combined, with the holdout (``exclusion``, read
+        from the recipe when not given) kept out."""
+        held_out = self.exclusion() if exclusion is None else exclusion
+        return combine_sources([s.spec() for s in self.sources], held_out)
 
     def exclusion(self) -> Exclusion:
         if self.holdout is None:
