@@ -24,16 +24,16 @@ import numpy as np
 
 from monitor.settings import Settings
 from trainer.data import (
-    DataError,
     SourceSpec,
     load_source,
     parse_label_map,
     split_stratified,
 )
-from trainer.evaluate import load_dev_labels, report_scores
-from trainer.metrics import binary_report
-from trainer.recipe import load_recipe
-from trainer.teacher import fit_char_ngram
+from trainer.data.recipe import load_recipe
+from trainer.errors import DataError
+from trainer.evaluation.evaluate import load_dev_labels, report_scores
+from trainer.evaluation.metrics import binary_report
+from trainer.model.teacher import fit_char_ngram
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from monitor.registry import PRPoint
-from trainer.report import plot_pr
+from monitor.model import PRPoint
+from trainer.evaluation.report import plot_pr
 
 
 def main() -> None:

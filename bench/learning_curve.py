@@ -20,11 +20,12 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from monitor.settings import Settings
-from trainer.data import DataError, Example, Exclusion, split_stratified
-from trainer.evaluate import load_dev_labels
-from trainer.metrics import pr_curve, precision_at_recall
-from trainer.recipe import load_recipe
-from trainer.teacher import fit_char_ngram
+from trainer.data import Example, Exclusion, split_stratified
+from trainer.data.recipe import load_recipe
+from trainer.errors import DataError
+from trainer.evaluation.evaluate import load_dev_labels
+from trainer.evaluation.metrics import pr_curve, precision_at_recall
+from trainer.model.teacher import fit_char_ngram
 
 RECALLS = (0.5, 0.6, 0.7)
 

@@ -35,14 +35,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.embedded import EmbeddedServices
-from monitor.registry import Manifest, ModelRegistry
+from monitor.model import Manifest, ModelRegistry, buckets, encode_batch
+from monitor.model.predictor import PaddlePredictor
 from monitor.schemas import Comment, utcnow
-from monitor.scoring.predictor import PaddlePredictor, buckets, encode_batch
 from monitor.scoring.service import ScorerService
 from monitor.settings import KafkaSettings, ScorerSettings, Settings
 from monitor.text import clean_text
-from trainer.export import export_static
-from trainer.model import build_from_scratch
+from trainer.model.build import build_from_scratch
+from trainer.model.export import export_static
 
 BATCH = 64  # the scorer's default micro-batch (buckets of 16 rows inside)
 PADDLEHUB_MAX_SEQ_LEN = 128

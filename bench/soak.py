@@ -40,11 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.bus import Consumer
-from monitor.embedded import EmbeddedServices, free_port, redis_binary
-from monitor.redis_client import connect_redis
+from monitor.embedded import EmbeddedServices, free_port
+from monitor.embedded.services import redis_binary
 from monitor.schemas import Alert, decode
 from monitor.settings import KafkaSettings, RedisSettings, Settings
-from monitor.sinks.redis import RedisKeys
+from monitor.store import Keys as RedisKeys
+from monitor.store import connect as connect_redis
 from tests.fake_weibo import FakeWeiboServer, weibo_comment
 
 KEYWORD = "失恋"

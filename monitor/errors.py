@@ -11,11 +11,14 @@
     │       └── Refused          the API answered ok: 0
     ├── BusError                 Kafka (aiokafka errors never escape monitor.bus)
     ├── ScoringError             model loading or inference
+    ├── StoreError               Redis (redis-py errors never escape monitor.store)
+    │   └── StoreUnavailable     Redis down, frozen or unreachable: retry later
     ├── SinkError                an alert could not be delivered
     │   └── SinkBackpressure     the sink is down: pause and retry, do not commit
-    └── RegistryError            model registry
-        ├── ModelNotFound
-        └── PromotionRefused
+    ├── RegistryError            model registry
+    │   ├── ModelNotFound
+    │   └── PromotionRefused
+    └── TrainerError             the offline trainer (trainer.errors: DataError, ModelError, ExportError)
 
 ``retriable`` says whether trying the same operation again later can succeed; the
 CLI prints ``str(error)`` as one line, so messages name the thing that failed.
@@ -40,6 +43,9 @@ __all__ = [
     "SinkBackpressure",
     "SinkError",
     "SourceError",
+    "StoreError",
+    "StoreUnavailable",
+    "TrainerError",
 ]
 
 
@@ -89,6 +95,14 @@ class ScoringError(MonitorError):
     pass
 
 
+class StoreError(MonitorError):
+    """Redis refused or failed the operation (bad password, wrong type, script error)."""
+
+
+class StoreUnavailable(StoreError):
+    retriable = True
+
+
 class SinkError(MonitorError):
     retriable = True
 
@@ -109,3 +123,7 @@ class ModelNotFound(RegistryError):
 
 class PromotionRefused(RegistryError):
     pass
+
+
+class TrainerError(MonitorError):
+    """Base of the trainer's errors, so the CLI's one-line handler catches them too."""

@@ -63,7 +63,12 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # aiokafka and friends log through stdlib logging; keep their chatter to warnings.
+    # aiokafka and friends log through stdlib logging. Their connection errors repeat what
+    # our own boundaries already report in one line (and "Unclosed" warnings come from
+    # clients we close), so they only show in debug mode.
     logging.basicConfig(
         level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s"
     )
+    quiet = logging.DEBUG if level.lower() == "debug" else logging.CRITICAL
+    for name in ("aiokafka", "kafka", "asyncio"):
+        logging.getLogger(name).setLevel(quiet)

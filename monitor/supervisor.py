@@ -1,42 +1,99 @@
 """``lovelorn run``: the poller and the scorer as child processes under one supervisor.
 
 Separate processes so a crash in one (a native fault in the inference library, say) does
-not take the other down; the supervisor restarts a child that dies, with backoff, and on
-SIGTERM/SIGINT stops both gracefully (each drains and commits). A child that exits 0 has
-finished (a file replay) and is not restarted. Each child serves its
-Prometheus metrics on a loopback port; the supervisor reads them for the status line.
+not take the other down; a child that dies is restarted with backoff, one that exits 0 has
+finished its work (a file replay) and stays down, and SIGTERM stops both gracefully (each
+drains and commits).
+
+The status line adds up each child's counters over all its lives: a restarted child
+starts counting from zero, so what an earlier life counted is kept, and a child's last
+counts come from the snapshot it writes as it exits (a scrape could be a second old).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.embedded import free_port
-from monitor.retry import Backoff
+from monitor.errors import MonitorError
+from monitor.retry import Retry, Stopped
 
-__all__ = ["Child", "Status", "Supervisor"]
+__all__ = ["Child", "Counts", "Supervisor", "parse_counts"]
 
 log = structlog.get_logger()
 STOP_TIMEOUT_S = 40.0
+LOG_EVERY_S = 10.0
+
+
+class ChildCrashed(MonitorError):
+    retriable = True
+
+
+@dataclass
+class Counts:
+    published: float = 0.0
+    scored: float = 0.0
+    batches: float = 0.0
+    batch_sum: float = 0.0
+    alerts: float = 0.0
+    dead_letters: float = 0.0
+    lag: float = 0.0  # a gauge: only the running scorer's latest value counts
+
+    def __add__(self, other: Counts) -> Counts:
+        summed = {k: getattr(self, k) + getattr(other, k) for k in vars(self) if k != "lag"}
+        return Counts(**summed, lag=self.lag + other.lag)
+
+
+def parse_counts(text: str) -> Counts:
+    """The status line's counters from Prometheus exposition text."""
+    counts = Counts()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, sample.value
+            if name == "lovelorn_comments_published_total":
+                counts.published += value
+            elif name == "lovelorn_comments_scored_total":
+                counts.scored += value
+            elif name == "lovelorn_batch_size_count":
+                counts.batches += value
+            elif name == "lovelorn_batch_size_sum":
+                counts.batch_sum += value
+            elif name == "lovelorn_alerts_total" and labels == {
+                "sink": "redis",
+                "outcome": "written",
+            }:
+                counts.alerts += value
+            elif name in ("lovelorn_dead_letters_total", "lovelorn_comments_dead_lettered_total"):
+                counts.dead_letters += value
+            elif name == "lovelorn_lag":
+                counts.lag += value
+    return counts
 
 
 @dataclass
 class Child:
     name: str
     args: list[str]
-    metrics_port: int = field(default_factory=free_port)
+    metrics_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    snapshot: Path | None = None
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    earlier: Counts = field(default_factory=Counts)  # all finished lives
+    current: Counts = field(default_factory=Counts)  # the running life's last scrape
+
+    def __post_init__(self) -> None:
+        self.metrics_port = self.metrics_port or free_port()
 
     @property
     def command(self) -> list[str]:
@@ -49,16 +106,19 @@ class Child:
             str(self.metrics_port),
         ]
 
+    @property
+    def totals(self) -> Counts:
+        return self.earlier + self.current
 
-@dataclass
-class Status:
-    published: float = 0.0
-    scored: float = 0.0
-    batches: float = 0.0
-    batch_sum: float = 0.0
-    alerts: float = 0.0
-    lag: float = 0.0
-    dead_letters: float = 0.0
+    def life_ended(self) -> None:
+        """Fold the life's counts into ``earlier``: the exit snapshot when there is one."""
+        final = self.current
+        if self.snapshot is not None and self.snapshot.is_file():
+            final = parse_counts(self.snapshot.read_text())
+            self.snapshot.unlink()
+        final.lag = 0.0
+        self.earlier = self.earlier + final
+        self.current = Counts()
 
 
 class Supervisor:
@@ -68,10 +128,18 @@ class Supervisor:
         *,
         env: dict[str, str] | None = None,
         status_every_s: float = 1.0,
+        scrape_host: str = "127.0.0.1",
     ) -> None:
         self.children = children
         self._env = {**os.environ, **(env or {})}
         self._status_every_s = status_every_s
+        self._scrape_host = scrape_host
+
+    def totals(self) -> Counts:
+        total = Counts()
+        for child in self.children:
+            total = total + child.totals
+        return total
 
     async def run(self, stop: asyncio.Event) -> None:
         watchers = [
@@ -88,36 +156,44 @@ class Supervisor:
             for task in watchers:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
+            for child in self.children:
+                if child.process is not None and child.process.returncode is not None:
+                    child.life_ended()
+                    child.process = None
             if sys.stdout.isatty():
                 sys.stdout.write("\n")
+            log.info("final", line=self.line(self.totals(), None, 0.0))
 
     async def _keep_alive(self, child: Child, stop: asyncio.Event) -> None:
-        backoff = Backoff(1.0, 30.0)
-        while not stop.is_set():
-            child.process = await asyncio.create_subprocess_exec(
-                *child.command, env=self._env, start_new_session=True
-            )
-            started = time.monotonic()
-            log.info("child_started", child=child.name, pid=child.process.pid)
-            code = await child.process.wait()
-            if stop.is_set():
-                return
-            if code == 0:  # finished its work (a file replay), not a crash
-                log.info("child_finished", child=child.name)
-                return
-            if time.monotonic() - started > 60:
-                backoff.reset()
-            delay = backoff.next()
+        retry = Retry(
+            f"{child.name} process", base_s=1.0, cap_s=30.0, retry_on=(ChildCrashed,), quiet=True
+        )
+
+        def restarted(exc: Exception) -> None:
             child.restarts += 1
-            log.warning(
-                "child_exited",
-                child=child.name,
-                code=code,
-                restart_in_s=delay,
-                restarts=child.restarts,
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            log.warning("child_exited", child=child.name, error=str(exc), restarts=child.restarts)
+
+        try:
+            await retry.call(lambda: self._life(child, stop), stop=stop, on_failure=restarted)
+        except Stopped:
+            pass
+
+    async def _life(self, child: Child, stop: asyncio.Event) -> None:
+        """One run of the child; ChildCrashed unless it finished (exit 0) or we are stopping."""
+        if child.snapshot is not None:
+            child.snapshot.unlink(missing_ok=True)
+        child.process = await asyncio.create_subprocess_exec(
+            *child.command, env={**self._env, **child.env}, start_new_session=True
+        )
+        log.info("child_started", child=child.name, pid=child.process.pid)
+        code = await child.process.wait()
+        child.life_ended()
+        child.process = None
+        if code == 0:
+            log.info("child_finished", child=child.name)
+            return
+        if not stop.is_set():
+            raise ChildCrashed(f"{child.name} exited with status {code}")
 
     async def _terminate(self, child: Child) -> None:
         process = child.process
@@ -131,59 +207,48 @@ class Supervisor:
             process.kill()
             await process.wait()
 
-    async def scrape(self, client: httpx.AsyncClient) -> Status:
-        status = Status()
+    async def scrape(self, client: httpx.AsyncClient) -> Counts:
         for child in self.children:
+            if child.process is None:
+                continue
             try:
                 response = await client.get(
-                    f"http://127.0.0.1:{child.metrics_port}/metrics", timeout=1.0
+                    f"http://{self._scrape_host}:{child.metrics_port}/metrics", timeout=1.0
                 )
             except httpx.HTTPError:
                 continue
-            for family in text_string_to_metric_families(response.text):
-                for sample in family.samples:
-                    name, labels, value = sample.name, sample.labels, sample.value
-                    if name == "lovelorn_comments_published_total":
-                        status.published += value
-                    elif name == "lovelorn_comments_scored_total":
-                        status.scored += value
-                    elif name == "lovelorn_batch_size_count":
-                        status.batches += value
-                    elif name == "lovelorn_batch_size_sum":
-                        status.batch_sum += value
-                    elif (
-                        name == "lovelorn_alerts_total"
-                        and labels.get("sink") == "redis"
-                        and labels.get("outcome") == "written"
-                    ):
-                        status.alerts += value
-                    elif name == "lovelorn_lag":
-                        status.lag += value
-                    elif name == "lovelorn_dead_letters_total":
-                        status.dead_letters += value
-        return status
+            if child.process is not None:  # the life may have ended while we waited
+                child.current = parse_counts(response.text)
+        return self.totals()
+
+    def line(self, now: Counts, before: Counts | None, seconds: float) -> str:
+        def rate(field_name: str) -> str:
+            if before is None or seconds <= 0:
+                return ""
+            return f" ({(getattr(now, field_name) - getattr(before, field_name)) / seconds:.1f}/s)"
+
+        batches = now.batches - (before.batches if before else 0)
+        batch_sum = now.batch_sum - (before.batch_sum if before else 0)
+        return (
+            f"published {now.published:.0f}{rate('published')}  "
+            f"scored {now.scored:.0f}{rate('scored')}  "
+            f"batch {batch_sum / batches if batches else 0:.1f}  lag {now.lag:.0f}  "
+            f"alerts {now.alerts:.0f}  dead letters {now.dead_letters:.0f}  "
+            f"restarts {sum(c.restarts for c in self.children)}"
+        )
 
     async def _report(self, stop: asyncio.Event) -> None:
         tty = sys.stdout.isatty()
-        previous, previous_t = Status(), time.monotonic()
-        last_log = 0.0
+        previous, previous_t = Counts(), time.monotonic()
+        logged, logged_t = Counts(), time.monotonic()
         async with httpx.AsyncClient() as client:
             while not stop.is_set():
                 await asyncio.sleep(self._status_every_s)
                 now, current = time.monotonic(), await self.scrape(client)
-                dt = max(now - previous_t, 1e-6)
-                batches = current.batches - previous.batches
-                line = (
-                    f"published {current.published:.0f} ({(current.published - previous.published) / dt:.1f}/s)  "
-                    f"scored {current.scored:.0f} ({(current.scored - previous.scored) / dt:.1f}/s)  "
-                    f"batch {((current.batch_sum - previous.batch_sum) / batches) if batches else 0:.1f}  "
-                    f"lag {current.lag:.0f}  alerts {current.alerts:.0f}  dead letters {current.dead_letters:.0f}  "
-                    f"restarts {sum(c.restarts for c in self.children)}"
-                )
                 if tty:
-                    sys.stdout.write("\r\033[K" + line)
+                    sys.stdout.write("\r\033[K" + self.line(current, previous, now - previous_t))
                     sys.stdout.flush()
-                elif now - last_log >= 10:
-                    log.info("status", line=line)
-                    last_log = now
+                elif now - logged_t >= LOG_EVERY_S:  # rates over the whole logging window
+                    log.info("status", line=self.line(current, logged, now - logged_t))
+                    logged, logged_t = current, now
                 previous, previous_t = current, now

@@ -13,7 +13,11 @@ import pytest
 from monitor.bus import ensure_topics
 from monitor.bus.admin import topics_for
 from monitor.embedded import EmbeddedServices
-from monitor.settings import KafkaSettings, Settings
+from monitor.settings import KafkaSettings, RegistrySettings, Settings
+
+# The tests' registries hold only the models the tests train (v1, v2 …); tests of the
+# bundled model turn seeding on.
+UNSEEDED = RegistrySettings(bundled=False)
 
 os.environ.setdefault(
     "PPNLP_HOME", str(Path(__file__).resolve().parent.parent / ".lovelorn" / "ppnlp")
@@ -24,7 +28,11 @@ os.environ.setdefault(
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at running embedded services (stopped at the end of the session)."""
     home = tmp_path_factory.mktemp("lovelorn-home")
-    base = Settings(home=home, kafka=KafkaSettings(session_timeout_ms=1000, partitions=2))
+    base = Settings(
+        home=home,
+        kafka=KafkaSettings(session_timeout_ms=1000, partitions=2),
+        registry=UNSEEDED,
+    )
     embedded = EmbeddedServices(base)
     asyncio.run(embedded.up())
     try:
@@ -58,5 +66,5 @@ def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.fixtures import forty_examples, train_tiny
 
     home = tmp_path_factory.mktemp("tiny-home")
-    train_tiny(Settings(home=home), forty_examples(home / "forty.tsv"))
+    train_tiny(Settings(home=home, registry=UNSEEDED), forty_examples(home / "forty.tsv"))
     return home

@@ -1,9 +1,12 @@
-"""Factories shared by the tests: hand-written texts, CLI runner, tiny trained models."""
+"""Factories shared by the tests: hand-written texts, CLI runner, tiny trained models,
+scorer settings and environments, and readers of what the scorer wrote."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +102,7 @@ def train_tiny(
 ):  # type: ignore[no-untyped-def]
     """Train and register the ``test``-size model on ``data``; returns the TrainOutcome."""
     from trainer.data import SourceSpec, load_source
-    from trainer.model import build_from_scratch
+    from trainer.model.build import build_from_scratch
     from trainer.pipeline import train_and_register
 
     settings = settings.model_copy(update={"trainer": FIT.model_copy(update={"seed": seed})})
@@ -170,3 +173,80 @@ async def wait_for(predicate, timeout_s: float = 60.0, interval_s: float = 0.1) 
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s")
         await asyncio.sleep(interval_s)
+
+
+def scorer_settings(stack: Settings, home: Path, **scorer: object) -> Settings:
+    """``stack`` with a model home and small, fast micro-batches."""
+    return stack.model_copy(
+        update={
+            "home": home,
+            "scorer": stack.scorer.model_copy(
+                update={"max_batch": 16, "max_wait_ms": 20, "commit_interval_s": 0.2} | scorer
+            ),
+        }
+    )
+
+
+def copy_home(tiny_home: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model's registry (tests that promote must not share one)."""
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home / "models", home / "models")
+    return home
+
+
+def current_version(settings: Settings) -> str:
+    from monitor.model import registry_for
+
+    return registry_for(settings).resolve("current")
+
+
+def expected_alerts(settings: Settings, comments: list) -> dict[str, float]:  # type: ignore[type-arg]
+    """comment id -> score for every comment the current model alerts on."""
+    from monitor.model import Thresholds, registry_for
+    from monitor.model.predictor import PaddlePredictor
+
+    predictor = PaddlePredictor.from_registry(registry_for(settings), settings.scorer)
+    try:
+        probs = predictor.probabilities([c.text for c in comments])
+        lowest = Thresholds.from_manifest(predictor.manifest, settings.alerts).lowest
+        return {c.comment_id: float(p) for c, p in zip(comments, probs, strict=True) if p >= lowest}
+    finally:
+        predictor.close()
+
+
+async def redis_alerts(settings: Settings) -> list:  # type: ignore[type-arg]
+    """Every alert in the Redis stream, oldest first."""
+    from monitor.schemas import Alert, decode
+    from monitor.store import Store
+
+    async with Store(settings.redis) as store:
+        entries = await store.redis.xrange(store.keys.stream)
+    return [decode(Alert, fields[b"alert"]) for _, fields in entries]
+
+
+def scorer_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ``lovelorn score`` subprocess with these settings."""
+    k, r, s = settings.kafka, settings.redis, settings.scorer
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOVELORN_")}
+    env |= {
+        "LOVELORN_HOME": str(settings.home),
+        "LOVELORN_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
+        "LOVELORN_KAFKA__LAG_FROM_HIGHWATER": str(k.lag_from_highwater).lower(),
+        "LOVELORN_KAFKA__COMMENTS_TOPIC": k.comments_topic,
+        "LOVELORN_KAFKA__ALERTS_TOPIC": k.alerts_topic,
+        "LOVELORN_KAFKA__SCORES_TOPIC": k.scores_topic,
+        "LOVELORN_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
+        "LOVELORN_KAFKA__CONSUMER_GROUP": k.consumer_group,
+        "LOVELORN_KAFKA__SESSION_TIMEOUT_MS": str(k.session_timeout_ms),
+        "LOVELORN_KAFKA__ENABLE_IDEMPOTENCE": str(k.enable_idempotence).lower(),
+        "LOVELORN_KAFKA__EXACTLY_ONCE": str(k.exactly_once).lower(),
+        "LOVELORN_KAFKA__TRANSACTION_TIMEOUT_MS": str(k.transaction_timeout_ms),
+        "LOVELORN_REGISTRY__BUNDLED": str(settings.registry.bundled).lower(),
+        "LOVELORN_REDIS__URL": r.url or "",
+        "LOVELORN_REDIS__KEY_PREFIX": r.key_prefix,
+        "LOVELORN_SCORER__EMIT_SCORES": "true",
+        "LOVELORN_SCORER__MAX_BATCH": str(s.max_batch),
+        "LOVELORN_SCORER__COMMIT_INTERVAL_S": str(s.commit_interval_s),
+        "LOVELORN_LOG_FORMAT": "json",
+    }
+    return env

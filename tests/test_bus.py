@@ -3,8 +3,8 @@
 import asyncio
 
 from monitor.bus import Consumer, Producer, TopicPartition
-from monitor.redis_client import connect_redis
 from monitor.settings import Settings
+from monitor.store import connect as connect_redis
 
 
 async def _drain(consumer: Consumer, want: int, timeout_s: float = 20.0) -> list:

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.settings import Settings, TrainerSettings
-from trainer.demo import run_demo
-
-QUICK = TrainerSettings(
-    epochs=12, batch_size=16, learning_rate=5e-3, patience=12, max_seq_len=64, seed=7
-)
+from monitor.demo import run_demo
+from monitor.settings import Settings
 
 
 def _running_in(folder: Path) -> list[int]:
@@ -33,24 +29,15 @@ def _running_in(folder: Path) -> list[int]:
     return found
 
 
-def test_shortened_demo_prints_alerts_and_leaves_nothing(
+def test_demo_serves_the_bundled_model_and_leaves_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    summary = asyncio.run(
-        run_demo(Settings(home=tmp_path), progress=False, size="test", training=QUICK)
-    )
+    summary = asyncio.run(run_demo(Settings(home=tmp_path)))
     out = capsys.readouterr().out
-    assert summary.scored == summary.comments == 106
+    assert summary.scored + summary.dead_letters == summary.comments == 160
     assert summary.alerts > 0 and "ALERT" in out
     assert "summary" in out and "alert latency" in out and "throughput" in out
-    assert summary.trained
+    assert summary.model_version == "v1" and "small" in summary.model_base
     state = tmp_path / "demo" / "services" / "state.json"
     assert not state.exists()
     assert _running_in(tmp_path) == []  # no broker, no Redis left behind
-
-    again = asyncio.run(
-        run_demo(Settings(home=tmp_path), progress=False, size="test", training=QUICK)
-    )
-    assert (
-        not again.trained and again.model_version == summary.model_version
-    )  # a rerun reuses the model

@@ -7,15 +7,10 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ModelNotFound, PromotionRefused
-from monitor.redis_client import connect_redis
-from monitor.registry import (
-    ModelRegistry,
-    PRPoint,
-    announce,
-    announcement_channel,
-    threshold_for_precision,
-)
+from monitor.model import ModelRegistry, PRPoint, threshold_for_precision
 from monitor.settings import Settings
+from monitor.store import Keys, Store, announce
+from monitor.store import connect as connect_redis
 from tests.fixtures import run_cli
 
 
@@ -112,6 +107,7 @@ def test_models_cli_and_announcement(
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
     monkeypatch.setenv("LOVELORN_REDIS__URL", services.redis.url or "")
     monkeypatch.setenv("LOVELORN_REDIS__KEY_PREFIX", "announce-test:")
+    monkeypatch.setenv("LOVELORN_REGISTRY__BUNDLED", "false")
     registry = ModelRegistry(tmp_path / "models")
     _register(registry, tmp_path, 0.8)
     _register(registry, tmp_path, 0.5)
@@ -119,7 +115,7 @@ def test_models_cli_and_announcement(
     async def promote_while_listening() -> tuple[int, list[bytes]]:
         redis = connect_redis(services.redis)
         pubsub = redis.pubsub()
-        await pubsub.subscribe(announcement_channel("announce-test:"))
+        await pubsub.subscribe(Keys("announce-test:").models)
         await pubsub.get_message(timeout=1)  # subscription confirmation
         result = await asyncio.to_thread(run_cli, "models", "promote", "v1")
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
@@ -131,7 +127,9 @@ def test_models_cli_and_announcement(
     assert code == 0 and len(messages) == 1 and b'"version":"v1"' in messages[0]
 
     refused = run_cli("models", "promote", "v2")
-    assert refused.code == 1 and refused.err.startswith("error: v2 test macro-F1 0.5000 is worse")
+    assert refused.code == 1 and refused.err.startswith(
+        "error: v2 test macro-F1 0.5000 (at its serving"
+    )
     assert run_cli("models", "promote", "v2", "--force").code == 0
     listing = run_cli("models", "list")
     assert "* v2" in listing.out and "  v1" in listing.out
@@ -142,21 +140,16 @@ def test_models_cli_and_announcement(
 
 
 async def test_announce_counts_listeners(services: Settings) -> None:
-    from monitor.registry import Promotion
+    from monitor.model import Promotion
     from monitor.schemas import utcnow
 
-    redis = connect_redis(services.redis)
-    try:
-        heard = await announce(
-            redis, "nobody:", Promotion(action="promote", version="v1", previous=None, at=utcnow())
-        )
-        assert heard == 0
-    finally:
-        await redis.aclose()
+    async with Store(services.redis.model_copy(update={"key_prefix": "nobody:"})) as store:
+        promotion = Promotion(action="promote", version="v1", previous=None, at=utcnow())
+        assert await announce(store, promotion.model_dump_json()) == 0
 
 
 def test_policy_threshold_never_loosens_an_unreachable_precision_target() -> None:
-    from monitor.registry import PRPoint, policy_threshold
+    from monitor.model import PRPoint, policy_threshold
 
     curve = [
         PRPoint(threshold=0.9, precision=0.5, recall=0.1),

@@ -10,12 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.redis_client import connect_redis
 from monitor.settings import Settings
-from monitor.sinks.redis import RedisKeys
-from tests.fixtures import EVERYDAY, LOVELORN, make_comment, read_topic
-from tests.scoring.test_recovery import _copy_home, _scorer_env
-from tests.scoring.test_scorer import _settings
+from monitor.store import Keys as RedisKeys
+from monitor.store import connect as connect_redis
+from tests.fixtures import (
+    EVERYDAY,
+    LOVELORN,
+    copy_home,
+    make_comment,
+    read_topic,
+    scorer_env,
+    scorer_settings,
+)
 
 
 def _children(pid: int) -> list[int]:
@@ -34,7 +40,7 @@ def _children(pid: int) -> list[int]:
 async def test_run_supervises_restarts_and_stops_cleanly(
     stack: Settings, tiny_home: Path, tmp_path: Path
 ) -> None:
-    settings = _settings(stack, _copy_home(tiny_home, tmp_path))
+    settings = scorer_settings(stack, copy_home(tiny_home, tmp_path))
     texts = LOVELORN + EVERYDAY
     stream = tmp_path / "stream.jsonl"
     stream.write_text(
@@ -44,7 +50,7 @@ async def test_run_supervises_restarts_and_stops_cleanly(
     log = tmp_path / "run.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--from-file", str(stream)],
-        env=_scorer_env(settings),
+        env=scorer_env(settings),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )

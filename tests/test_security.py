@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 from pydantic import SecretStr
-from redis.exceptions import AuthenticationError
 
 from monitor.bus.connection import connection_options
 from monitor.embedded import free_port
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.metrics import Metrics
-from monitor.redis_client import connect_redis
 from monitor.settings import KafkaSettings, RedisSettings
+from monitor.store import Store
 
 needs_tls_tools = pytest.mark.skipif(
     not (shutil.which("openssl") and shutil.which("redis-server")),
@@ -109,21 +108,19 @@ def tls_redis(
 def test_redis_over_tls_with_password(tls_redis: int, certificate: tuple[Path, Path]) -> None:
     cert, _ = certificate
 
-    async def ping(password: str | None) -> bool:
+    async def ping(password: str | None) -> None:
         settings = RedisSettings(
             url=f"rediss://localhost:{tls_redis}/0",
             ssl_ca_certs=cert,
             password=SecretStr(password) if password else None,
         )
-        client = connect_redis(settings, retries=0)
-        try:
-            return bool(await client.ping())
-        finally:
-            await client.aclose()
+        async with Store(settings) as store:
+            await store.ping()
 
-    assert asyncio.run(ping("s3cret-pw"))
-    with pytest.raises(AuthenticationError):
+    asyncio.run(ping("s3cret-pw"))
+    with pytest.raises(StoreError, match="refused the credentials") as refused:
         asyncio.run(ping("wrong"))
+    assert not refused.value.retriable and "wrong" not in str(refused.value)
 
 
 def test_kafka_ssl_and_sasl_options(certificate: tuple[Path, Path]) -> None:

@@ -12,17 +12,21 @@ from typing import Any
 import numpy as np
 import structlog
 
-from monitor.registry import Manifest, ModelRegistry, Promotion
+from monitor.errors import PromotionRefused
+from monitor.model.bundled import registry_for
+from monitor.model.encoding import encode_batch, softmax_positive
+from monitor.model.manifest import Manifest
+from monitor.model.registry import Promotion
 from monitor.schemas import utcnow
-from monitor.scoring.predictor import encode_batch, softmax_positive
 from monitor.settings import Settings, TrainerSettings
-from trainer.data import Dataset, Example, LoadReport, data_hash, split_stratified
-from trainer.export import check_parity, export_static
-from trainer.finetune import FitResult, fine_tune, predict_dygraph
-from trainer.metrics import binary_report, choose_threshold, pr_curve, thin_curve
-from trainer.model import BuiltModel
-from trainer.report import plot_confusion, plot_history, plot_pr, write_report
-from trainer.teacher import cross_fitted_targets
+from trainer.data.examples import Dataset, Example, data_hash, split_stratified
+from trainer.data.sources import LoadReport
+from trainer.evaluation.metrics import binary_report, choose_threshold, pr_curve, thin_curve
+from trainer.evaluation.report import plot_confusion, plot_history, plot_pr, write_report
+from trainer.model.build import BuiltModel
+from trainer.model.export import check_parity, export_static
+from trainer.model.finetune import FitResult, fine_tune, predict_dygraph
+from trainer.model.teacher import cross_fitted_targets
 
 __all__ = ["TrainOutcome", "train_and_register"]
 
@@ -37,6 +41,23 @@ class TrainOutcome:
     promotion: Promotion | None
     fit: FitResult
     parity: float
+    refused: str = ""  # why the quality gate refused promotion, when it did
+    current: str | None = None  # the current version afterwards
+
+
+def ranking(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """How well the scores order lovelorn above normal texts, whatever the threshold: the
+    promotion gate refuses a model whose AUC says it does not."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if len(set(y_true.tolist())) < 2:
+        return {}
+    return {
+        "auc": float(roc_auc_score(y_true, scores)),
+        "average_precision": float(average_precision_score(y_true, scores)),
+        "positives": int(y_true.sum()),
+        "n": len(y_true),
+    }
 
 
 def _scores(built: BuiltModel, examples: Sequence[Example], max_seq_len: int) -> np.ndarray:
@@ -57,6 +78,7 @@ def train_and_register(
     force: bool = False,
     progress: bool = True,
     notes: str = "",
+    provenance: dict[str, Any] | None = None,
 ) -> TrainOutcome:
     """Run the whole recipe and register the result.
 
@@ -77,6 +99,7 @@ def train_and_register(
         dataset.validation,
         cfg,
         max_minutes=max_minutes,
+        min_precision=min_precision,
         progress=progress,
     )
 
@@ -91,11 +114,11 @@ def train_and_register(
         "test_at_threshold": binary_report(
             test_true, (test_scores >= threshold).astype(int), LABELS
         ),
-        "validation": binary_report(val_true, (val_scores >= 0.5).astype(int), LABELS),
+        "validation": binary_report(val_true, (val_scores >= threshold).astype(int), LABELS),
     }
     val_curve = pr_curve(val_true, val_scores)
 
-    registry = ModelRegistry(settings.registry_root)
+    registry = registry_for(settings)
     registry.root.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=".staging-", dir=registry.root))
     try:
@@ -111,10 +134,12 @@ def train_and_register(
             "split_sizes": dataset.sizes(),
             "metrics": {
                 k: {m: v for m, v in r.items() if m != "per_class"} for k, r in metrics.items()
-            },
+            }
+            | {"validation_ranking": ranking(val_true, val_scores)},
             "validation_pr": [p.model_dump() for p in thin_curve(val_curve)],
             "files": {name: "" for name in files},
             "notes": notes,
+            "provenance": provenance or {},
         }
         provisional = Manifest(version="staged", created_at=utcnow(), **fields)
         parity_texts = [e.text for e in (dataset.validation + dataset.test)[:256]]
@@ -167,9 +192,12 @@ def train_and_register(
         },
         f"Model {manifest.version} ({built.base})",
     )
-    promotion = None
+    promotion, refused = None, ""
     if promote or (promote is None and registry.current() is None):
-        promotion = registry.promote(
-            manifest.version, margin=settings.registry.promotion_margin, force=force
-        )
-    return TrainOutcome(manifest, model_dir, promotion, fit, parity)
+        try:
+            promotion = registry.promote(
+                manifest.version, margin=settings.registry.promotion_margin, force=force
+            )
+        except PromotionRefused as exc:
+            refused = str(exc)
+    return TrainOutcome(manifest, model_dir, promotion, fit, parity, refused, registry.current())

@@ -2,14 +2,17 @@
 
 from monitor.bus.admin import TopicSpec, ensure_topics, wait_for_broker
 from monitor.bus.consumer import Consumer, Record, TopicPartition
+from monitor.bus.dead_letters import DeadLetters, dead_letter_headers
 from monitor.bus.producer import Producer
 
 __all__ = [
     "Consumer",
+    "DeadLetters",
     "Producer",
     "Record",
     "TopicPartition",
     "TopicSpec",
+    "dead_letter_headers",
     "ensure_topics",
     "wait_for_broker",
 ]

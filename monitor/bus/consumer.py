@@ -67,24 +67,27 @@ class Consumer(KafkaClient):
         on_revoked: PartitionsHook | None = None,
         on_assigned: PartitionsHook | None = None,
         auto_offset_reset: str = "earliest",
-        max_partition_fetch_bytes: int | None = None,
         client_id: str = "lovelorn",
+        read_committed: bool = False,
     ) -> None:
         self._kafka = kafka
         self._topics = list(topics)
         self._listener = _Listener(on_revoked, on_assigned)
-        self._client = AIOKafkaConsumer(
-            **connection_options(kafka),
-            client_id=client_id,
-            group_id=group_id,
-            enable_auto_commit=False,
-            auto_offset_reset=auto_offset_reset,
-            session_timeout_ms=kafka.session_timeout_ms,
-            heartbeat_interval_ms=max(kafka.session_timeout_ms // 3, 100),
-            max_partition_fetch_bytes=max_partition_fetch_bytes or kafka.max_message_bytes + 65536,
-            fetch_max_bytes=max(52428800, kafka.max_message_bytes * 2),
-        )
+        self._options = {
+            "client_id": client_id,
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": auto_offset_reset,
+            "isolation_level": "read_committed" if read_committed else "read_uncommitted",
+            "session_timeout_ms": kafka.session_timeout_ms,
+            "heartbeat_interval_ms": max(kafka.session_timeout_ms // 3, 100),
+            "max_partition_fetch_bytes": kafka.max_message_bytes + 65536,
+            "fetch_max_bytes": max(52428800, kafka.max_message_bytes * 2),
+        }
         self._role = "consumer"
+
+    def _make(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(**connection_options(self._kafka), **self._options)
 
     def _after_start(self) -> None:
         if self._topics:
@@ -158,8 +161,20 @@ class Consumer(KafkaClient):
             return await self._client.position(tp)
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        """The broker's last reported end of the partition (the embedded broker's end_offsets() is wrong)."""
+        """The end of the partition as of the last fetch response (no request)."""
         return self._client.highwater(tp)
+
+    async def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        with translate_errors("reading end offsets"):
+            return dict(await self._client.end_offsets(list(tps)))
+
+    async def end_positions(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where each partition ends, for lag: ``end_offsets()`` on Apache Kafka; the last
+        fetch's high-water mark on the embedded broker, whose ``end_offsets()`` is wrong."""
+        tps = list(tps)
+        if not self._kafka.lag_from_highwater:
+            return await self.end_offsets(tps)
+        return {tp: hw for tp in tps if (hw := self._client.highwater(tp)) is not None}
 
     async def offsets_for_times(
         self, times: dict[TopicPartition, int]

@@ -21,13 +21,19 @@ def alerts_group() -> None:
     "--group", default="cli", show_default=True, help="Consumer group (one per downstream service)."
 )
 @click.option("--consumer", default=None, help="Member name (default: this host).")
-@click.option("--policy", default=None, help="Only alerts satisfying this policy (e.g. care).")
+@click.option(
+    "--policy",
+    default=None,
+    help="Only alerts satisfying this policy (e.g. care); read in its own group <group>:<policy>.",
+)
 @click.option(
     "--from-start",
     is_flag=True,
     help="A new group starts at the oldest alert kept, not at new ones.",
 )
-@click.option("--count", type=int, default=None, help="Stop after this many alerts.")
+@click.option(
+    "--count", type=click.IntRange(min=1), default=None, help="Stop after this many alerts."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON alert per line.")
 @click.pass_obj
 def tail(
@@ -39,40 +45,43 @@ def tail(
     count: int | None,
     as_json: bool,
 ) -> None:
-    """Print alerts as they arrive and acknowledge each one."""
-    from monitor.redis_client import connect_redis
-    from monitor.sinks.alert_reader import read_alerts
-    from monitor.sinks.redis import RedisKeys
+    """Print alerts as they arrive and acknowledge each one; waits out a Redis outage."""
+    from monitor.errors import StoreUnavailable
+    from monitor.retry import Retry, Stopped
+    from monitor.store import AlertLog, Store
 
     settings = app.services_settings(kafka=False)
+    known = sorted({"default", *settings.alerts.policies})
+    if policy is not None and policy not in known:
+        raise click.BadParameter(
+            f"unknown policy {policy!r}; known: {', '.join(known)}", param_hint="--policy"
+        )
+
+    async def show(alert) -> None:  # type: ignore[no-untyped-def]
+        if as_json:
+            click.echo(alert.model_dump_json())
+        else:
+            click.echo(
+                f"{alert.emitted_at:%H:%M:%S} {alert.score:.3f} [{','.join(alert.policies)}] "
+                f"user={alert.user_id} {alert.text or '(text withheld)'}"
+            )
 
     async def main(stop: asyncio.Event) -> None:
-        redis = connect_redis(settings.redis)
-
-        async def show(alert) -> None:  # type: ignore[no-untyped-def]
-            if policy and policy not in alert.policies:
-                return
-            if as_json:
-                click.echo(alert.model_dump_json())
-            else:
-                click.echo(
-                    f"{alert.emitted_at:%H:%M:%S} {alert.score:.3f} [{','.join(alert.policies)}] "
-                    f"user={alert.user_id} {alert.text or '(text withheld)'}"
+        retry = Retry("Redis", base_s=0.5, cap_s=15.0, retry_on=(StoreUnavailable,))
+        async with Store(settings.redis) as store:
+            try:
+                await AlertLog(store).read(
+                    group,
+                    consumer or socket.gethostname(),
+                    show,
+                    policy=policy,
+                    from_start=from_start,
+                    limit=count,
+                    retry=retry,
+                    stop=stop,
                 )
-
-        try:
-            await read_alerts(
-                redis,
-                RedisKeys(settings.redis.key_prefix),
-                group,
-                consumer or socket.gethostname(),
-                show,
-                from_start=from_start,
-                limit=count,
-                stop=stop.is_set,
-            )
-        finally:
-            await redis.aclose()
+            except Stopped:
+                pass
 
     run_until_signalled(main)
 

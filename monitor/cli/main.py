@@ -22,6 +22,7 @@ __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lovelorn-monitor", prog_name="lovelorn")
 @click.option(
     "--config",
     "config_file",
@@ -40,6 +41,7 @@ def _register() -> None:
     from monitor.cli import (
         alerts_cmd,
         config_cmd,
+        demo_cmd,
         models_cmd,
         poll_cmd,
         replay_cmd,
@@ -49,6 +51,7 @@ def _register() -> None:
     )
 
     for module in (
+        demo_cmd,
         config_cmd,
         services_cmd,
         models_cmd,

@@ -7,8 +7,7 @@ import asyncio
 import click
 
 from monitor.cli.context import AppContext
-from monitor.redis_client import connect_redis
-from monitor.registry import ModelRegistry, Promotion, announce
+from monitor.model import ModelRegistry, Promotion, registry_for
 
 
 @click.group("models")
@@ -17,13 +16,13 @@ def models_group() -> None:
 
 
 def _registry(app: AppContext) -> ModelRegistry:
-    return ModelRegistry(app.settings.registry_root)
+    return registry_for(app.settings)
 
 
 @models_group.command("list")
 @click.pass_obj
 def list_(app: AppContext) -> None:
-    """All versions, newest last; * marks the current one."""
+    """All versions, newest last; * marks the current one. F1 is at each version's serving threshold."""
     registry = _registry(app)
     current = registry.current()
     versions = registry.versions()
@@ -33,9 +32,9 @@ def list_(app: AppContext) -> None:
     click.echo(f"  {'version':<8} {'created (UTC)':<17} {'test F1':>7} {'thresh':>6}  base model")
     for version in versions:
         m = registry.manifest(version)
-        f1 = m.metrics.get("test", {}).get("macro_f1")
+        f1 = m.served_metric()
         mark = "*" if version == current else " "
-        f1_text = f"{f1:.4f}" if isinstance(f1, float) else "-"
+        f1_text = f"{f1:.4f}" if f1 is not None else "-"
         click.echo(
             f"{mark} {version:<8} {m.created_at:%Y-%m-%d %H:%M} {f1_text:>7} {m.threshold:>6.3f}  {m.base_model}  [{m.task}]"
         )
@@ -52,15 +51,16 @@ def show(app: AppContext, version: str) -> None:
 
 
 async def _announce(app: AppContext, promotion: Promotion) -> None:
+    """Best effort: running scorers also notice the new pointer on their own."""
+    from monitor.errors import MonitorError
+    from monitor.store import Store, announce
+
     try:
         settings = app.services_settings(kafka=False)
-        redis = connect_redis(settings.redis, retries=0, socket_timeout=2)
-        try:
-            heard = await announce(redis, settings.redis.key_prefix, promotion)
-        finally:
-            await redis.aclose()
+        async with Store(settings.redis) as store:
+            heard = await asyncio.wait_for(announce(store, promotion.model_dump_json()), 5)
         click.echo(f"announced on Redis ({heard} running scorer(s) listening)")
-    except Exception as exc:  # announcing is best effort
+    except (MonitorError, TimeoutError) as exc:
         click.echo(f"not announced ({exc}); running scorers notice the new pointer within seconds")
 
 
@@ -69,7 +69,7 @@ async def _announce(app: AppContext, promotion: Promotion) -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Promote even if its test macro-F1 is worse than the current model's.",
+    help="Promote even if the quality gate refuses.",
 )
 @click.pass_obj
 def promote(app: AppContext, version: str, force: bool) -> None:

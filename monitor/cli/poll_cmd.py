@@ -8,14 +8,16 @@ from pathlib import Path
 import click
 
 from monitor.cli.context import AppContext
-from monitor.cli.runner import run_until_signalled
 
 
 @click.command("poll")
 @click.option("--post", "posts", multiple=True, help="Post id (mid) to watch; repeatable.")
 @click.option("--keyword", "keywords", multiple=True, help="Search keyword to watch; repeatable.")
 @click.option(
-    "--interval", type=float, default=None, help="Seconds between polls of each target given here."
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds between polls of each target given here.",
 )
 @click.option(
     "--from-file",
@@ -26,12 +28,17 @@ from monitor.cli.runner import run_until_signalled
 )
 @click.option(
     "--speed",
-    type=float,
+    type=click.FloatRange(min=0),
     default=0.0,
     show_default=True,
     help="File replay: original timing × speed (0 = flat out).",
 )
-@click.option("--metrics-port", type=int, default=None)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics, /healthz and /readyz on this port (default: weibo.metrics_port).",
+)
 @click.pass_obj
 def poll(
     app: AppContext,
@@ -43,37 +50,47 @@ def poll(
     metrics_port: int | None,
 ) -> None:
     """Fetch comments and publish them to Kafka (deduplicated, resumable) until stopped."""
+    from monitor.cli.serving import serve_until_signalled
     from monitor.metrics import Metrics
+    from monitor.retry import Stopped
     from monitor.sources.poller import Target
     from monitor.sources.service import PollerService
 
     settings = app.services_settings()
     metrics = Metrics()
-    if metrics_port:
-        metrics.serve(metrics_port)
     weibo = settings.weibo
     targets = None
     if posts or keywords:
         targets = [Target("post", p, interval or 300.0, weibo.max_pages) for p in posts]
         targets += [Target("keyword", k, interval or 600.0, 2) for k in keywords]
     service = PollerService(settings, metrics=metrics, targets=targets)
-    if from_file is not None:
-        result: dict[str, int] = {}
+    result: dict[str, int] = {}
 
-        async def replay(stop):  # type: ignore[no-untyped-def]
-            result.update(
-                await service.replay(
-                    from_file, speed=speed, stop=stop, progress=sys.stderr.isatty()
+    async def run(stop):  # type: ignore[no-untyped-def]
+        try:
+            if from_file is None:
+                await service.run(stop)
+            else:
+                result.update(
+                    await service.replay(
+                        from_file, speed=speed, stop=stop, progress=sys.stderr.isatty()
+                    )
                 )
-            )
+        except Stopped:  # stopped while waiting for the broker
+            pass
 
-        run_until_signalled(replay)
+    serve_until_signalled(
+        settings,
+        metrics,
+        metrics_port if metrics_port is not None else weibo.metrics_port,
+        run,
+        ready=service.ready.is_set,
+    )
+    if from_file is not None:
         click.echo(
             f"read {result.get('read', 0)}, published {result.get('published', 0)} new, "
             f"{result.get('bad', 0)} unreadable"
         )
-        return
-    run_until_signalled(service.run)
 
 
 COMMANDS = [poll]

@@ -66,8 +66,8 @@ def replay(
     report_file: Path | None,
 ) -> None:
     """Re-score history without touching any consumer group's offsets."""
+    from monitor.model.runtime import import_paddle
     from monitor.scoring.replay import Replayer, parse_bound
-    from monitor.scoring.runtime import import_paddle
 
     settings = app.services_settings(redis=to_redis)
     import_paddle()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import click
@@ -23,7 +24,9 @@ from monitor.cli.runner import run_until_signalled
     default=None,
     help="Feed a comment file instead of polling Weibo.",
 )
-@click.option("--speed", type=float, default=0.0, help="File replay speed factor.")
+@click.option(
+    "--speed", type=click.FloatRange(min=0), default=0.0, help="File replay speed factor."
+)
 @click.pass_obj
 def run(
     app: AppContext,
@@ -33,13 +36,12 @@ def run(
     speed: float,
 ) -> None:
     """Continuous monitoring: fetch, score and alert until SIGTERM/SIGINT; children restart if they die."""
-    from monitor.registry import ModelRegistry
+    from monitor.cli.serving import SNAPSHOT_ENV
+    from monitor.model.bundled import registry_for
     from monitor.supervisor import Child, Supervisor
 
     settings = app.services_settings()
-    ModelRegistry(settings.registry_root).resolve(
-        settings.scorer.model
-    )  # fail now, not in a restart loop
+    registry_for(settings).resolve(settings.scorer.model)  # fail now, not in a restart loop
     source = [f"--post={p}" for p in posts] + [f"--keyword={k}" for k in keywords]
     if from_file is not None:
         source = ["--from-file", str(from_file.resolve()), "--speed", str(speed)]
@@ -49,15 +51,44 @@ def run(
         )
     env = {
         "LOVELORN_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers or "",
+        "LOVELORN_KAFKA__LAG_FROM_HIGHWATER": str(settings.kafka.lag_from_highwater).lower(),
         "LOVELORN_REDIS__URL": settings.redis.url or "",
         "LOVELORN_LOG_FORMAT": "json",
     }
     if app.config_file is not None:
         env["LOVELORN_CONFIG"] = str(app.config_file.resolve())
-    supervisor = Supervisor(
-        [Child("poller", ["poll", *source]), Child("scorer", ["score"])], env=env
-    )
+    run_dir = (settings.home / "run").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scorer_env = {SNAPSHOT_ENV: str(run_dir / "scorer.metrics")}
+    if settings.kafka.exactly_once and not settings.kafka.transactional_id:
+        # One id for every life of this scorer: a restart fences the killed one's transaction.
+        group = settings.kafka.consumer_group
+        scorer_env["LOVELORN_KAFKA__TRANSACTIONAL_ID"] = f"lovelorn-{group}-{socket.gethostname()}"
+    children = [
+        Child(
+            "poller",
+            ["poll", *source],
+            metrics_port=settings.weibo.metrics_port,
+            env={SNAPSHOT_ENV: str(run_dir / "poller.metrics")},
+            snapshot=run_dir / "poller.metrics",
+        ),
+        Child(
+            "scorer",
+            ["score"],
+            metrics_port=settings.scorer.metrics_port,
+            env=scorer_env,
+            snapshot=run_dir / "scorer.metrics",
+        ),
+    ]
+    host = "127.0.0.1" if settings.metrics_host in ("0.0.0.0", "::", "") else settings.metrics_host
+    supervisor = Supervisor(children, env=env, scrape_host=host)
     run_until_signalled(supervisor.run)
+    totals = supervisor.totals()
+    click.echo(
+        f"final: published {totals.published:.0f}, scored {totals.scored:.0f}, "
+        f"alerts {totals.alerts:.0f}, dead letters {totals.dead_letters:.0f}, "
+        f"restarts {sum(c.restarts for c in children)}"
+    )
 
 
 COMMANDS = [run]

@@ -7,28 +7,43 @@ import sys
 import click
 
 from monitor.cli.context import AppContext
-from monitor.cli.runner import run_until_signalled
 
 
 @click.command("score")
 @click.option(
-    "--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port."
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics, /healthz and /readyz on this port (default: scorer.metrics_port).",
 )
 @click.pass_obj
 def score(app: AppContext, metrics_port: int | None) -> None:
     """Score comments from Kafka and deliver alerts to Kafka and Redis until stopped (SIGTERM/SIGINT)."""
+    from monitor.cli.serving import serve_until_signalled
     from monitor.metrics import Metrics
-    from monitor.scoring.runtime import import_paddle
+    from monitor.model.runtime import import_paddle
+    from monitor.retry import Stopped
     from monitor.scoring.service import ScorerService
 
     settings = app.services_settings()
     metrics = Metrics()
-    port = metrics_port if metrics_port is not None else settings.scorer.metrics_port
-    if port:
-        metrics.serve(port)
     service = ScorerService(settings, metrics=metrics)
     import_paddle()
-    run_until_signalled(service.run)
+
+    async def run(stop):  # type: ignore[no-untyped-def]
+        try:
+            await service.run(stop)
+        except Stopped:  # stopped while waiting for the broker
+            pass
+
+    serve_until_signalled(
+        settings,
+        metrics,
+        metrics_port if metrics_port is not None else settings.scorer.metrics_port,
+        run,
+        ready=service.ready.is_set,
+        info=lambda: {"model": service.stats.model_version},
+    )
 
 
 @click.command("classify")
@@ -36,32 +51,20 @@ def score(app: AppContext, metrics_port: int | None) -> None:
 @click.option("--model", "version", default="current", show_default=True, help="Registry version.")
 @click.pass_obj
 def classify(app: AppContext, texts: tuple[str, ...], version: str) -> None:
-    """Print P(lovelorn) and the alert decision for each TEXT (or each line of stdin)."""
-    from monitor.registry import ModelRegistry
-    from monitor.scoring.policies import Thresholds
-    from monitor.scoring.predictor import PaddlePredictor
-    from monitor.text import clean_text
+    """Print P(lovelorn) and the policies satisfied for each TEXT (or each line of stdin)."""
+    from monitor.detector import Detector
 
-    lines = list(texts) or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    lines = list(texts) or [line.rstrip("\n") for line in sys.stdin]
     if not lines:
         raise click.UsageError("give texts as arguments or one per line on stdin")
-    settings = app.settings
-    predictor = PaddlePredictor.from_registry(
-        ModelRegistry(settings.registry_root), settings.scorer, version
-    )
-    try:
-        thresholds = Thresholds.from_manifest(predictor.manifest, settings.alerts)
-        cleaned = [clean_text(line) for line in lines]
-        for text, p in zip(cleaned, predictor.probabilities(cleaned), strict=True):
-            policies = ",".join(thresholds.satisfied(float(p))) or "-"
-            click.echo(f"{p:.4f}\t{policies}\t{text}")
-    finally:
-        predictor.close()
-    click.echo(
-        f"model {predictor.version}; thresholds: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in sorted(thresholds.by_policy.items())),
-        err=True,
-    )
+    with Detector.load(version, settings=app.settings) as detector:
+        for d in detector(lines):
+            click.echo(f"{d.score:.4f}\t{','.join(d.policies) or '-'}\t{d.text}")
+        click.echo(
+            f"model {detector.manifest.version} ({detector.manifest.base_model}); thresholds: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in sorted(detector.thresholds.by_policy.items())),
+            err=True,
+        )
 
 
 COMMANDS = [score, classify]

@@ -7,10 +7,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
-from redis.asyncio import Redis
 
-from monitor.registry import ModelRegistry, announcement_channel
-from monitor.scoring.predictor import Predictor
+from monitor.errors import StoreError
+from monitor.model.predictor import Predictor
+from monitor.model.registry import ModelRegistry
+from monitor.store import Store, announcements
 
 __all__ = ["ModelWatcher"]
 
@@ -30,16 +31,14 @@ class ModelWatcher:
         self,
         registry: ModelRegistry,
         load: Loader,
-        redis: Redis | None,
-        key_prefix: str,
+        store: Store | None,
         *,
         current_version: str,
         poll_s: float = 5.0,
     ) -> None:
         self._registry = registry
         self._load = load
-        self._redis = redis
-        self._channel = announcement_channel(key_prefix)
+        self._store = store
         self._poll_s = poll_s
         self._loaded_version = current_version
         self._ready: Predictor | None = None
@@ -51,7 +50,7 @@ class ModelWatcher:
         return ready
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen()) if self._redis is not None else None
+        listener = asyncio.create_task(self._listen()) if self._store is not None else None
         try:
             while True:
                 try:
@@ -82,16 +81,12 @@ class ModelWatcher:
         log.info("model_loaded", version=target)
 
     async def _listen(self) -> None:
-        assert self._redis is not None
+        """Announcements are only a hint: while Redis is away, polling carries on."""
+        assert self._store is not None
         while True:
             try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self._channel)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._wakeup.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: polling carries on; listen again later
-                log.warning("model_announcements_unavailable", error=str(exc))
-                await asyncio.sleep(self._poll_s)
+                async for _ in announcements(self._store):
+                    self._wakeup.set()
+            except StoreError as exc:
+                log.debug("model_announcements_unavailable", error=str(exc))
+            await asyncio.sleep(self._poll_s)

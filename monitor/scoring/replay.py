@@ -19,13 +19,13 @@ from tqdm import tqdm
 
 from monitor.bus import Consumer, Producer, TopicPartition
 from monitor.errors import ConfigError, SchemaError
-from monitor.redis_client import connect_redis
-from monitor.registry import ModelRegistry
-from monitor.schemas import Alert, Comment, decode, encode
-from monitor.scoring.policies import AlertBuilder, Thresholds
-from monitor.scoring.predictor import PaddlePredictor, Predictor
+from monitor.model.bundled import registry_for
+from monitor.model.predictor import PaddlePredictor, Predictor
+from monitor.schemas import Comment, decode
+from monitor.scoring.decider import Decider
 from monitor.settings import Settings
-from monitor.sinks.redis import RedisSink
+from monitor.sinks import KafkaSink, RedisSink, Sink
+from monitor.store import Store
 
 __all__ = ["Bound", "ReplayReport", "Replayer", "parse_bound"]
 
@@ -65,9 +65,9 @@ class ReplayReport:
 class Replayer:
     def __init__(self, settings: Settings, *, policy: str = "default") -> None:
         self.settings = settings
-        self._registry = ModelRegistry(settings.registry_root)
+        self._registry = registry_for(settings)
         self._policy = policy
-        self._alerts = AlertBuilder(settings.alerts)
+        self._decider = Decider(settings.alerts, max_text_chars=settings.scorer.max_text_chars)
 
     async def run(
         self,
@@ -93,28 +93,20 @@ class Replayer:
             ]
         )
         report = ReplayReport(topic)
-        thresholds = []
         for predictor in loaded:
-            by_policy = Thresholds.from_manifest(predictor.manifest, self.settings.alerts).by_policy
-            if self._policy not in by_policy:
-                raise ConfigError(
-                    f"unknown policy {self._policy!r}; known: {', '.join(sorted(by_policy))}"
-                )
-            thresholds.append(Thresholds({self._policy: by_policy[self._policy]}))
-            report.models.append(ModelDecisions(predictor.version, by_policy[self._policy]))
-        producer = Producer(self.settings.kafka, client_id="lovelorn-replay") if to_topic else None
-        redis = connect_redis(self.settings.redis) if to_redis else None
-        sink = (
-            RedisSink(
-                self.settings.redis.model_copy(
-                    update={"key_prefix": f"{self.settings.redis.key_prefix}replay:"}
-                ),
-                redis,
-                cooldown_s=0,
+            threshold = self._decider.thresholds(predictor.manifest, self._policy)
+            report.models.append(
+                ModelDecisions(predictor.version, threshold.by_policy[self._policy])
             )
-            if redis is not None
-            else None
-        )
+        producer = Producer(self.settings.kafka, client_id="lovelorn-replay") if to_topic else None
+        store = Store(self.settings.redis) if to_redis else None
+        sinks: list[Sink] = []
+        if producer is not None and to_topic:
+            sinks.append(
+                KafkaSink(self.settings.kafka, producer, emit_scores=False, alerts_topic=to_topic)
+            )
+        if store is not None:
+            sinks.append(RedisSink(store.with_prefix(store.keys.replay().prefix), cooldown_s=0))
         try:
             if producer:
                 await producer.start()
@@ -131,19 +123,17 @@ class Replayer:
                     except SchemaError:
                         report.invalid += 1
                         continue
-                    batch.append(comment)
+                    batch.append(self._decider.prepare(comment))
                     if len(batch) >= self.settings.scorer.max_batch:
-                        await self._score(
-                            batch, loaded, thresholds, report, producer, to_topic, sink
-                        )
+                        await self._score(batch, loaded, report, sinks)
                         batch = []
                 if batch:
-                    await self._score(batch, loaded, thresholds, report, producer, to_topic, sink)
+                    await self._score(batch, loaded, report, sinks)
         finally:
             if producer:
                 await producer.stop()
-            if redis is not None:
-                await redis.aclose()
+            if store is not None:
+                await store.aclose()
             if not predictors:
                 for predictor in loaded:
                     predictor.close()
@@ -216,34 +206,23 @@ class Replayer:
         self,
         batch: list[Comment],
         predictors: list[Predictor],
-        thresholds: list[Thresholds],
         report: ReplayReport,
-        producer: Producer | None,
-        to_topic: str | None,
-        sink: RedisSink | None,
+        sinks: list[Sink],
     ) -> None:
-        texts = [c.text[: self.settings.scorer.max_text_chars] for c in batch]
-        scores = [await p.predict(texts) for p in predictors]
+        scores = [await p.predict([c.text for c in batch]) for p in predictors]
         report.scored += len(batch)
         decisions = []
-        for predictor, limits, probs, model in zip(
-            predictors, thresholds, scores, report.models, strict=True
-        ):
+        for predictor, probs, model in zip(predictors, scores, report.models, strict=True):
             alerts = [
-                self._alerts.build(c, float(p), predictor.version, limits)
-                for c, p in zip(batch, probs, strict=True)
+                d.alert
+                for d in self._decider.decide_all(batch, probs, predictor.manifest, self._policy)
             ]
             model.alerts += sum(a is not None for a in alerts)
             decisions.append(alerts)
-        primary: list[Alert] = [a for a in decisions[0] if a is not None]
-        if producer is not None and to_topic and primary:
-            acks = [
-                await producer.send(to_topic, encode(a), key=(a.user_id or a.comment_id).encode())
-                for a in primary
-            ]
-            await asyncio.gather(*acks)
-        if sink is not None and primary:
-            await sink.write(primary, [])
+        primary = [a for a in decisions[0] if a is not None]
+        for sink in sinks:
+            if primary:
+                await sink.write(primary, [])
         if len(decisions) == 2:
             for i, comment in enumerate(batch):
                 new, old = decisions[0][i] is not None, decisions[1][i] is not None

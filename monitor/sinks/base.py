@@ -25,10 +25,6 @@ class Delivery:
 class Sink(Protocol):
     name: str
 
-    async def start(self) -> None: ...
-
     async def write(self, alerts: Sequence[Alert], scores: Sequence[Score]) -> Delivery:
         """Deliver, or raise SinkBackpressure; must be safe to call again with the same batch."""
         ...
-
-    async def stop(self) -> None: ...

@@ -17,22 +17,26 @@ __all__ = ["KafkaSink"]
 class KafkaSink:
     name = "kafka"
 
-    def __init__(self, kafka: KafkaSettings, producer: Producer, *, emit_scores: bool) -> None:
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        producer: Producer,
+        *,
+        emit_scores: bool,
+        alerts_topic: str | None = None,
+    ) -> None:
+        """``producer`` is shared and owned by the caller; ``alerts_topic`` overrides the
+        settings' (replay writes to a topic of its choice)."""
         self._kafka = kafka
         self._producer = producer
         self._emit_scores = emit_scores
-
-    async def start(self) -> None:
-        """The producer is shared and owned by the scorer service."""
-
-    async def stop(self) -> None:
-        """Nothing of its own to close."""
+        self._alerts_topic = alerts_topic or kafka.alerts_topic
 
     async def write(self, alerts: Sequence[Alert], scores: Sequence[Score]) -> Delivery:
         try:
             acks = [
                 await self._producer.send(
-                    self._kafka.alerts_topic,
+                    self._alerts_topic,
                     encode(alert),
                     key=(alert.user_id or alert.comment_id).encode(),
                     headers=[

@@ -15,6 +15,7 @@ Accepted, one comment per line or row:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from typing import Any
 import structlog
 from tqdm import tqdm
 
-from monitor.errors import SchemaError, SourceError
+from monitor.errors import BusError, SchemaError, SourceError, StoreUnavailable
+from monitor.retry import Retry, Stopped
 from monitor.schemas import Comment, utcnow
 from monitor.sources.publisher import Publisher
 from monitor.sources.weibo_json import parse_comment
@@ -114,20 +116,30 @@ async def replay_file(
     stop: asyncio.Event | None = None,
     progress: bool = False,
 ) -> dict[str, int]:
-    """Publish a file's comments (deduplicated like the poller's); returns counts."""
+    """Publish a file's comments (deduplicated like the poller's); returns counts.
+
+    A broker or Redis outage is waited out; ``stop`` ends the replay between chunks (what
+    was published is marked, so running it again resumes without duplicates).
+    """
+    stop = stop or asyncio.Event()
     counts = {"read": 0, "published": 0, "bad": 0}
     chunk: list[Comment] = []
     previous: datetime | None = None
+    retry = Retry(
+        "publishing comments", base_s=1.0, cap_s=30.0, retry_on=(BusError, StoreUnavailable)
+    )
     bar = tqdm(desc=f"replay {path.name}", unit="comment", disable=not progress)
 
     async def flush() -> None:
-        counts["published"] += await publisher.publish(chunk, source="file")
+        counts["published"] += await retry.call(
+            lambda: publisher.publish(chunk, source="file"), stop=stop
+        )
         bar.update(len(chunk))
         chunk.clear()
 
     try:
         for item in read_comment_file(path):
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 break
             if isinstance(item, SchemaError):
                 counts["bad"] += 1
@@ -139,7 +151,10 @@ async def replay_file(
                     previous is not None
                     and (gap := (item.created_at - previous).total_seconds() / speed) > 0
                 ):
-                    await asyncio.sleep(min(gap, 60.0))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=min(gap, 60.0))
+                    if stop.is_set():
+                        break
                 previous = item.created_at
                 chunk.append(item.model_copy(update={"fetched_at": utcnow()}))
                 await flush()
@@ -147,8 +162,10 @@ async def replay_file(
             chunk.append(item)
             if len(chunk) >= CHUNK:
                 await flush()
-        if chunk:
+        if chunk and not stop.is_set():
             await flush()
+    except Stopped:
+        log.info("replay_stopped", path=str(path), published=counts["published"])
     finally:
         bar.close()
     return counts

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
 
-from monitor.errors import BusError, Refused, SchemaError, SourceError
+from monitor.errors import BusError, Refused, SchemaError, SourceError, StoreUnavailable
 from monitor.metrics import Metrics
-from monitor.retry import Backoff, Clock, SystemClock
+from monitor.retry import Clock, Retry, Stopped, SystemClock
 from monitor.schemas import Comment, utcnow
 from monitor.settings import WeiboSettings
-from monitor.sources.publisher import REDIS_ERRORS, Publisher
+from monitor.sources.publisher import Publisher
 from monitor.sources.weibo import Page, WeiboClient
 from monitor.sources.weibo_json import parse_comment
 
@@ -30,7 +29,7 @@ __all__ = ["Poller", "Target"]
 
 log = structlog.get_logger()
 T = TypeVar("T")
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 1.5  # SIGTERM must end the poller within 2 s
 FALLBACK_AFTER_REFUSALS = 2
 
 
@@ -75,6 +74,21 @@ class Poller:
         )
         self._bad = metrics.counter("weibo_bad_comments", "Comment objects that did not parse")
         self.published = 0
+        clock = self._clock
+        # Weibo requests pace themselves (the client's host guard): no extra wait here.
+        self._weibo = Retry(
+            "Weibo", base_s=0, cap_s=0, retry_on=(SourceError,), clock=clock, quiet=True
+        )
+        self._publishing = Retry(
+            "publishing comments",
+            base_s=1.0,
+            cap_s=30.0,
+            retry_on=(BusError, StoreUnavailable),
+            clock=clock,
+        )
+        self._redis = Retry(
+            "Redis", base_s=0.5, cap_s=15.0, retry_on=(StoreUnavailable,), clock=clock
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every target when due until ``stop``; a cycle in progress finishes its page first."""
@@ -114,15 +128,18 @@ class Poller:
                     await self.poll_post(target.value, target.pages, stop)
                 else:
                     await self.poll_keyword(target.value, target.pages, stop)
+            except Stopped:
+                return  # nothing half-done: a page is published and marked, or not at all
             finally:
                 target.due = self._clock.monotonic() + target.interval_s
 
     async def poll_keyword(self, keyword: str, pages: int, stop: asyncio.Event) -> None:
+        """Raises Stopped when ``stop`` is set while waiting."""
         seen_posts: list[str] = []
         for page in range(1, pages + 1):
-            posts = await self._retrying(lambda p=page: self._client.search(keyword, p), stop)
-            if posts is None:
-                return
+            posts = await self._weibo.call(
+                lambda p=page: self._client.search(keyword, p), stop=stop
+            )
             seen_posts += [
                 str(p["id"]) for p in posts if p.get("id") and p.get("comments_count", 1)
             ]
@@ -134,7 +151,8 @@ class Poller:
             await self.poll_post(post_id, self._settings.max_pages, stop)
 
     async def poll_post(self, post_id: str, max_pages: int, stop: asyncio.Event) -> None:
-        """Walk the post's comments from the stored cursor; returns at the end, the page limit or stop.
+        """Walk the post's comments from the stored cursor; returns at the end, the page limit
+        or stop (then raises Stopped when ``stop`` came while waiting).
 
         A failed request is simply tried again: the host guard holds the next request back
         for the backoff (or the breaker's rest). If hotflow refuses the first page with
@@ -142,43 +160,43 @@ class Poller:
         """
         cursors = self._publisher.cursors
         target = f"post:{post_id}"
-        cursor = await self._redis_retrying(lambda: cursors.get(target), stop) or ""
-        fallback = cursor.startswith("show:")
-        position: int | None = (
-            int(cursor.removeprefix("show:")) if cursor.removeprefix("show:").isdigit() else None
-        )
-        pages = refusals = 0
+        cursor = await self._redis.call(lambda: cursors.get(target), stop=stop) or ""
+        walk = _Walk(cursor)
+        pages = 0
         while pages < max_pages and not stop.is_set():
-            try:
-                if fallback:
-                    page = await self._client.comments_show(post_id, position or 1)
-                else:
-                    page = await self._client.hotflow(post_id, position)
-            except Refused as exc:
-                refusals += 1
-                if not fallback and position is None and refusals >= FALLBACK_AFTER_REFUSALS:
-                    log.info(
-                        "hotflow_refused_trying_comments_show", post_id=post_id, error=str(exc)
-                    )
-                    fallback = True
-                continue
-            except SourceError:
-                refusals = 0
-                continue
-            refusals = 0
-            published = await self._publish_retrying(self._parse(page, post_id), stop)
-            if published is None:
-                return
-            self.published += published
-            pages += 1
-            position = page.next_max_id
-            next_cursor = (
-                None if position is None else (f"show:{position}" if fallback else str(position))
+            page = await self._weibo.call(lambda: self._fetch(post_id, walk), stop=stop)
+            comments = self._parse(page, post_id)
+            self.published += await self._publishing.call(
+                lambda c=comments: self._publisher.publish(c, source="weibo"), stop=stop
             )
-            await self._redis_retrying(lambda c=next_cursor: cursors.set(target, c), stop)
-            if position is None:
+            pages += 1
+            walk.position = page.next_max_id
+            await self._redis.call(lambda: cursors.set(target, walk.cursor()), stop=stop)
+            if walk.position is None:
                 log.info("post_walked", post_id=post_id, pages=pages)
                 return
+
+    async def _fetch(self, post_id: str, walk: _Walk) -> Page:
+        try:
+            if walk.fallback:
+                page = await self._client.comments_show(post_id, walk.position or 1)
+            else:
+                page = await self._client.hotflow(post_id, walk.position)
+        except Refused as exc:
+            walk.refusals += 1
+            if (
+                not walk.fallback
+                and walk.position is None
+                and walk.refusals >= FALLBACK_AFTER_REFUSALS
+            ):
+                log.info("hotflow_refused_trying_comments_show", post_id=post_id, error=str(exc))
+                walk.fallback = True
+            raise
+        except SourceError:
+            walk.refusals = 0
+            raise
+        walk.refusals = 0
+        return page
 
     # -- helpers -------------------------------------------------------------
     def _parse(self, page: Page, post_id: str) -> list[Comment]:
@@ -203,39 +221,17 @@ class Poller:
                 log.warning("weibo_bad_comment", post_id=post_id, error=str(exc))
         return out
 
-    async def _retrying(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
-        while not stop.is_set():
-            try:
-                return await call()
-            except SourceError:
-                continue  # the host guard already holds the next attempt back
-        return None
 
-    async def _publish_retrying(self, comments: list[Comment], stop: asyncio.Event) -> int | None:
-        """Publish until acknowledged: a broker or Redis outage must neither drop comments nor
-        advance the cursor. Returns None when stopped first."""
-        backoff = Backoff(1.0, 30.0)
-        while not stop.is_set():
-            try:
-                return await self._publisher.publish(comments, source="weibo")
-            except (BusError, *REDIS_ERRORS) as exc:
-                delay = backoff.next()
-                log.warning(
-                    "publish_failed", error=str(exc), retry_in_s=delay, comments=len(comments)
-                )
-                await self._clock.sleep(delay)
-        return None
+class _Walk:
+    """Where a post's walk stands: the hotflow ``max_id`` (or ``show:N`` after the fallback)."""
 
-    async def _redis_retrying(
-        self, call: Callable[[], Awaitable[T]], stop: asyncio.Event
-    ) -> T | None:
-        backoff = Backoff(0.5, 15.0)
-        while True:
-            try:
-                return await call()
-            except REDIS_ERRORS as exc:
-                if stop.is_set():
-                    return None
-                delay = backoff.next()
-                log.warning("redis_unavailable", error=str(exc), retry_in_s=delay)
-                await self._clock.sleep(delay)
+    def __init__(self, cursor: str) -> None:
+        self.fallback = cursor.startswith("show:")
+        number = cursor.removeprefix("show:")
+        self.position: int | None = int(number) if number.isdigit() else None
+        self.refusals = 0
+
+    def cursor(self) -> str | None:
+        if self.position is None:
+            return None
+        return f"show:{self.position}" if self.fallback else str(self.position)

@@ -2,87 +2,46 @@
 
 Order of a publish (per page of comments):
   1. drop ids already in the seen set (Redis, per post, entries expire after ``seen_ttl_s``)
-  2. produce the rest (key = post id) and wait until the broker has acknowledged every one
-  3. only then mark them seen and advance the caller's cursor
+  2. produce the rest (key = post id) and wait for the broker's acknowledgements; a comment
+     too large for the topic goes to the dead-letter topic instead of failing the page
+  3. mark every acknowledged (or dead-lettered) comment seen, even when others failed
+  4. raise BusError for the rest: the caller retries, and step 1 keeps the marked ones out
 
-A crash between 2 and 3 republishes that page once (at-least-once); a broker outage fails
-step 2, so nothing is marked and nothing is lost.
+A crash between 2 and 3 republishes those comments once (at-least-once); a broker outage
+fails step 2, so nothing is marked and nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+import structlog
 
-from monitor.bus import Producer
+from monitor.bus import DeadLetters, Producer, dead_letter_headers
 from monitor.errors import BusError
 from monitor.metrics import Metrics
+from monitor.retry import Retry
 from monitor.schemas import Comment, encode
-from monitor.settings import Settings
+from monitor.settings import KafkaSettings
+from monitor.store import Cursors
 
-__all__ = ["CursorStore", "Publisher"]
+__all__ = ["Publisher"]
 
-
-class CursorStore:
-    """Per-target cursors and per-post seen ids in Redis."""
-
-    def __init__(self, redis: Redis, prefix: str, seen_ttl_s: int) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._ttl = seen_ttl_s
-
-    def _seen_key(self, post_id: str) -> str:
-        return f"{self._prefix}seen:{post_id}"
-
-    def _cursor_key(self, target: str) -> str:
-        return f"{self._prefix}cursor:{target}"
-
-    async def unseen(self, comments: Sequence[Comment]) -> list[Comment]:
-        by_post: dict[str, list[Comment]] = {}
-        for c in comments:
-            by_post.setdefault(c.post_id, []).append(c)
-        fresh: list[Comment] = []
-        for post_id, group in by_post.items():
-            scores = await self._redis.zmscore(
-                self._seen_key(post_id), [c.comment_id for c in group]
-            )
-            cutoff = time.time() - self._ttl
-            fresh += [c for c, s in zip(group, scores, strict=True) if s is None or s < cutoff]
-        # the same id twice in one page counts once
-        return list({c.comment_id: c for c in fresh}.values())
-
-    async def mark_seen(self, comments: Sequence[Comment]) -> None:
-        now = time.time()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for post_id in {c.post_id for c in comments}:
-                key = self._seen_key(post_id)
-                pipe.zadd(key, {c.comment_id: now for c in comments if c.post_id == post_id})
-                pipe.zremrangebyscore(key, "-inf", now - self._ttl)  # keeps the set bounded
-                pipe.expire(key, self._ttl)
-            await pipe.execute()
-
-    async def get(self, target: str) -> str | None:
-        value = await self._redis.get(self._cursor_key(target))
-        return value.decode() if value is not None else None
-
-    async def set(self, target: str, value: str | None) -> None:
-        if value is None:
-            await self._redis.delete(self._cursor_key(target))
-        else:
-            await self._redis.set(self._cursor_key(target), value)
+log = structlog.get_logger()
+RECORD_OVERHEAD = 1024  # key, headers and batch framing beside the value
 
 
 class Publisher:
     def __init__(
-        self, settings: Settings, producer: Producer, cursors: CursorStore, metrics: Metrics
+        self, kafka: KafkaSettings, producer: Producer, cursors: Cursors, metrics: Metrics
     ) -> None:
-        self._topic = settings.kafka.comments_topic
+        self._topic = kafka.comments_topic
+        self._limit = kafka.max_message_bytes - RECORD_OVERHEAD
         self._producer = producer
+        self._dead_letters = DeadLetters(
+            producer, kafka.dead_letter_topic, Retry("dead letters", timeout_s=0, quiet=True)
+        )
         self.cursors = cursors
         self._published = metrics.counter(
             "comments_published", "Comments acknowledged by the broker", ("source",)
@@ -90,26 +49,60 @@ class Publisher:
         self._duplicates = metrics.counter(
             "duplicates_skipped", "Comments already published before", ("source",)
         )
+        self._dead = metrics.counter(
+            "comments_dead_lettered", "Comments sent to the dead-letter topic", ("source",)
+        )
 
     async def publish(self, comments: Sequence[Comment], *, source: str) -> int:
-        """Steps 1–3 above except the cursor; returns how many were new. Raises BusError
-        (nothing marked) when the broker does not acknowledge, or Redis errors."""
+        """Steps 1–4 above; returns how many were new. Raises BusError when some comment was
+        not acknowledged (those acknowledged are marked), StoreError for Redis."""
         fresh = await self.cursors.unseen(comments)
         self._duplicates.labels(source).inc(len(comments) - len(fresh))
         if not fresh:
             return 0
-        acks = [
-            await self._producer.send(self._topic, encode(c), key=c.post_id.encode()) for c in fresh
-        ]
-        results = await asyncio.gather(*acks, return_exceptions=True)
-        failed = next((r for r in results if isinstance(r, BaseException)), None)
-        if failed is not None:
-            if isinstance(failed, BusError):
-                raise failed
-            raise BusError(f"producing to {self._topic}: {failed}") from failed
-        await self.cursors.mark_seen(fresh)
-        self._published.labels(source).inc(len(fresh))
-        return len(fresh)
+        encoded = [encode(c) for c in fresh]
+        done: list[Comment] = []
+        sent: list[tuple[Comment, asyncio.Future[None]]] = []
+        failure: BusError | None = None
+        for comment, value in zip(fresh, encoded, strict=True):
+            if len(value) > self._limit:
+                await self._dead_letter(
+                    comment,
+                    value,
+                    f"record of {len(value)} bytes exceeds kafka.max_message_bytes",
+                    source,
+                )
+                done.append(comment)
+                continue
+            try:
+                ack = await self._producer.send(self._topic, value, key=comment.post_id.encode())
+            except BusError as exc:
+                failure = exc
+                break
+            sent.append((comment, asyncio.ensure_future(ack)))
+        results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        published = 0
+        for (comment, _), result in zip(sent, results, strict=True):
+            if result is None:
+                done.append(comment)
+                published += 1
+            elif isinstance(result, BusError) and not result.retriable:
+                value = encode(comment)
+                await self._dead_letter(comment, value, str(result), source)
+                done.append(comment)
+            elif isinstance(result, BaseException):
+                failure = failure or (
+                    result if isinstance(result, BusError) else BusError(str(result))
+                )
+        await self.cursors.mark_seen(done)
+        self._published.labels(source).inc(published)
+        if failure is not None:
+            raise failure
+        return published
 
-
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
+    async def _dead_letter(self, comment: Comment, value: bytes, reason: str, source: str) -> None:
+        await self._dead_letters.send(
+            value, comment.post_id.encode(), dead_letter_headers(reason, topic=self._topic)
+        )
+        self._dead.labels(source).inc()
+        log.warning("comment_dead_lettered", comment_id=comment.comment_id, reason=reason)

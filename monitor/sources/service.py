@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import structlog
 
 from monitor.bus import Producer
 from monitor.errors import BusError
 from monitor.metrics import Metrics
-from monitor.redis_client import connect_redis
-from monitor.retry import Backoff, Clock
+from monitor.retry import Clock, Retry
 from monitor.settings import Settings
 from monitor.sources.files import replay_file
 from monitor.sources.poller import Poller, Target
-from monitor.sources.publisher import CursorStore, Publisher
+from monitor.sources.publisher import Publisher
 from monitor.sources.weibo import WeiboClient
+from monitor.store import Cursors, Store
 
 __all__ = ["PollerService"]
 
@@ -32,41 +34,30 @@ class PollerService:
         metrics: Metrics | None = None,
         targets: list[Target] | None = None,
         clock: Clock | None = None,
-        transport=None,
-    ) -> None:  # type: ignore[no-untyped-def]
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self._targets = targets
         self._clock = clock
         self._transport = transport
         self.poller: Poller | None = None
+        self.ready = asyncio.Event()  # the producer is connected
 
     @contextlib.asynccontextmanager
-    async def _publisher(self, stop: asyncio.Event):  # type: ignore[no-untyped-def]
-        redis = connect_redis(self.settings.redis)
+    async def _publisher(self, stop: asyncio.Event) -> AsyncIterator[Publisher]:
+        """A broker that is down at start is waited for (Stopped on SIGTERM), not fatal."""
         producer = Producer(self.settings.kafka, client_id="lovelorn-poller")
-        backoff = Backoff(1.0, 30.0)
-        while True:  # a broker that is down at start is waited for, not fatal
-            try:
-                await producer.start()
-                break
-            except BusError as exc:
-                if stop.is_set():
-                    await redis.aclose()
-                    raise
-                delay = backoff.next()
-                log.warning("broker_unavailable", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
+        await Retry("Kafka", base_s=1.0, cap_s=30.0, retry_on=(BusError,)).call(
+            producer.start, stop=stop
+        )
+        store = Store(self.settings.redis)
+        self.ready.set()
         try:
-            yield Publisher(
-                self.settings,
-                producer,
-                CursorStore(redis, self.settings.redis.key_prefix, self.settings.redis.seen_ttl_s),
-                self.metrics,
-            )
+            yield Publisher(self.settings.kafka, producer, Cursors(store), self.metrics)
         finally:
             await producer.stop()
-            await redis.aclose()
+            await store.aclose()
 
     async def run(self, stop: asyncio.Event) -> None:
         async with self._publisher(stop) as publisher:

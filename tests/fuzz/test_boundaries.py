@@ -19,7 +19,8 @@ from monitor.schemas import Comment, decode
 from monitor.settings import WeiboSettings, load_settings
 from monitor.sources.weibo import WeiboClient
 from monitor.sources.weibo_json import parse_comment
-from trainer.data import DataError, SourceSpec, load_source
+from trainer.data import SourceSpec, load_source
+from trainer.errors import DataError
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

@@ -10,12 +10,17 @@ from monitor.bus import Producer
 from monitor.schemas import encode
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
-from tests.fixtures import LOVELORN, make_comment, read_topic, wait_for
-from tests.scoring.test_scorer import _settings
+from tests.fixtures import (
+    LOVELORN,
+    make_comment,
+    read_topic,
+    scorer_settings,
+    wait_for,
+)
 
 
 async def test_bad_records_go_to_the_dead_letter_topic(stack: Settings, tiny_home: Path) -> None:
-    settings = _settings(stack, tiny_home, emit_scores=True)
+    settings = scorer_settings(stack, tiny_home, emit_scores=True)
     big_producer = settings.kafka.model_copy(update={"max_message_bytes": 4_000_000})
     huge_text = make_comment(
         900, "分手" + "a" * 400_000

@@ -3,7 +3,7 @@
 import pytest
 
 from monitor.errors import ScoringError
-from monitor.scoring.predictor import choose_device
+from monitor.model.device import choose_device
 from monitor.settings import ScorerSettings
 
 

@@ -4,66 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from monitor.redis_client import connect_redis
-from monitor.registry import ModelRegistry, announce
+from monitor.model import ModelRegistry
 from monitor.schemas import Alert, decode
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
-from monitor.sinks.redis import RedisKeys
+from monitor.store import Keys as RedisKeys
+from monitor.store import Store, announce
+from monitor.store import connect as connect_redis
 from tests.fixtures import (
     EVERYDAY,
     LOVELORN,
+    copy_home,
+    expected_alerts,
     forty_examples,
     make_comment,
     produce_comments,
     read_topic,
+    redis_alerts,
+    scorer_env,
+    scorer_settings,
     train_tiny,
     wait_for,
 )
-from tests.scoring.test_scorer import _expected_alerts, _redis_alerts, _settings
 
 TEXTS = LOVELORN + EVERYDAY
-
-
-def _copy_home(tiny_home: Path, tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    shutil.copytree(tiny_home / "models", home / "models")
-    return home
-
-
-def _scorer_env(settings: Settings) -> dict[str, str]:
-    k, r, s = settings.kafka, settings.redis, settings.scorer
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LOVELORN_")}
-    env |= {
-        "LOVELORN_HOME": str(settings.home),
-        "LOVELORN_KAFKA__BOOTSTRAP_SERVERS": k.bootstrap_servers or "",
-        "LOVELORN_KAFKA__COMMENTS_TOPIC": k.comments_topic,
-        "LOVELORN_KAFKA__ALERTS_TOPIC": k.alerts_topic,
-        "LOVELORN_KAFKA__SCORES_TOPIC": k.scores_topic,
-        "LOVELORN_KAFKA__DEAD_LETTER_TOPIC": k.dead_letter_topic,
-        "LOVELORN_KAFKA__CONSUMER_GROUP": k.consumer_group,
-        "LOVELORN_KAFKA__SESSION_TIMEOUT_MS": str(k.session_timeout_ms),
-        "LOVELORN_REDIS__URL": r.url or "",
-        "LOVELORN_REDIS__KEY_PREFIX": r.key_prefix,
-        "LOVELORN_SCORER__EMIT_SCORES": "true",
-        "LOVELORN_SCORER__MAX_BATCH": str(s.max_batch),
-        "LOVELORN_SCORER__COMMIT_INTERVAL_S": str(s.commit_interval_s),
-        "LOVELORN_LOG_FORMAT": "json",
-    }
-    return env
 
 
 def _start_scorer(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", "from monitor.cli.main import main; main()", "score"],
-        env=_scorer_env(settings),
+        env=scorer_env(settings),
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
@@ -72,9 +47,9 @@ def _start_scorer(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
 async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(
     stack: Settings, tiny_home: Path, tmp_path: Path
 ) -> None:
-    settings = _settings(stack, _copy_home(tiny_home, tmp_path), max_batch=8)
+    settings = scorer_settings(stack, copy_home(tiny_home, tmp_path), max_batch=8)
     comments = [make_comment(i, TEXTS[i % len(TEXTS)]) for i in range(2000)]
-    expected = _expected_alerts(settings, comments)
+    expected = expected_alerts(settings, comments)
     await produce_comments(settings.kafka, comments)
     redis = connect_redis(settings.redis)
     stream = RedisKeys(settings.redis.key_prefix).stream
@@ -114,7 +89,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(
     finally:
         await redis.aclose()
 
-    in_redis = await _redis_alerts(settings)
+    in_redis = await redis_alerts(settings)
     assert len(in_redis) == len({a.alert_id for a in in_redis})  # no duplicate alert in Redis
     assert sorted(a.comment_id for a in in_redis) == sorted(expected)
     in_kafka = {
@@ -127,7 +102,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(
 async def test_promotion_while_running_swaps_between_batches(
     stack: Settings, tiny_home: Path, tmp_path: Path
 ) -> None:
-    settings = _settings(stack, _copy_home(tiny_home, tmp_path), emit_scores=True, max_batch=8)
+    settings = scorer_settings(stack, copy_home(tiny_home, tmp_path), emit_scores=True, max_batch=8)
     registry = ModelRegistry(settings.registry_root)
     v2 = train_tiny(
         settings, forty_examples(tmp_path / "forty.tsv"), seed=11, promote=False
@@ -144,11 +119,8 @@ async def test_promotion_while_running_swaps_between_batches(
     await wait_for(lambda: service.stats.scored >= 100 or task.done(), timeout_s=60)
 
     registry.promote(v2, margin=1, force=True)
-    redis = connect_redis(settings.redis)
-    try:
-        assert await announce(redis, settings.redis.key_prefix, registry.history()[-1]) >= 1
-    finally:
-        await redis.aclose()
+    async with Store(settings.redis) as store:
+        assert await announce(store, registry.history()[-1].model_dump_json()) >= 1
     second = [make_comment(1000 + i, TEXTS[i % len(TEXTS)]) for i in range(300)]
     await produce_comments(settings.kafka, second)
     await wait_for(lambda: service.stats.model_version == "v2" or task.done(), timeout_s=30)
@@ -169,7 +141,7 @@ async def test_promotion_while_running_swaps_between_batches(
     assert service.stats.swaps == 1
     versions_in_order = [s["model_version"] for s in scores]
     assert "v1" in versions_in_order and "v2" in versions_in_order
-    alerts = await _redis_alerts(settings)
+    alerts = await redis_alerts(settings)
     assert {
         a.model_version for a in alerts if a.comment_id in {c.comment_id for c in after_swap}
     } <= {"v2"}

@@ -10,26 +10,25 @@ import pytest
 
 from monitor.bus import Consumer
 from monitor.errors import ConfigError
-from monitor.registry import ModelRegistry
+from monitor.model import ModelRegistry, Thresholds
+from monitor.model.predictor import PaddlePredictor
 from monitor.schemas import Alert, decode
-from monitor.scoring.policies import Thresholds
-from monitor.scoring.predictor import PaddlePredictor
 from monitor.scoring.replay import Replayer, parse_bound
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from tests.fixtures import (
     EVERYDAY,
     LOVELORN,
+    copy_home,
     forty_examples,
     make_comment,
     produce_comments,
     read_topic,
     run_cli,
+    scorer_settings,
     train_tiny,
     wait_for,
 )
-from tests.scoring.test_recovery import _copy_home
-from tests.scoring.test_scorer import _settings
 
 TEXTS = LOVELORN + EVERYDAY
 
@@ -56,7 +55,7 @@ def _decisions(settings: Settings, version: str, texts: list[str]) -> list[bool]
 async def test_replay_diff_after_refresh_leaves_live_offsets_alone(
     stack: Settings, tiny_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(stack, _copy_home(tiny_home, tmp_path))
+    settings = scorer_settings(stack, copy_home(tiny_home, tmp_path))
     registry = ModelRegistry(settings.registry_root)
     train_tiny(settings, forty_examples(tmp_path / "forty.tsv"), seed=11, promote=False)
     comments = [make_comment(i, TEXTS[(i * 7) % len(TEXTS)]) for i in range(120)]

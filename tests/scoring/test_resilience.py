@@ -11,26 +11,35 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from monitor.embedded import EmbeddedServices
-from monitor.redis_client import connect_redis
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
-from tests.fixtures import EVERYDAY, LOVELORN, make_comment, produce_comments, read_topic, wait_for
-from tests.scoring.test_scorer import _expected_alerts, _redis_alerts, _settings
+from monitor.store import connect as connect_redis
+from tests.fixtures import (
+    EVERYDAY,
+    LOVELORN,
+    expected_alerts,
+    make_comment,
+    produce_comments,
+    read_topic,
+    redis_alerts,
+    scorer_settings,
+    wait_for,
+)
 
 TEXTS = LOVELORN + EVERYDAY
 
 
 async def _committed_total(service: ScorerService) -> int:
-    return sum(service._offsets.committed(tp) or 0 for tp in service._consumer.assignment())  # type: ignore[union-attr]
+    return sum(service.checkpoint.committed().values())
 
 
 async def test_redis_outage_pauses_without_committing_then_resumes(
     stack: Settings, tiny_home: Path
 ) -> None:
-    settings = _settings(stack, tiny_home, max_batch=8, max_inflight_batches=2)
+    settings = scorer_settings(stack, tiny_home, max_batch=8, max_inflight_batches=2)
     redis_settings = settings.redis.model_copy(update={})
     comments = [make_comment(i, TEXTS[i % len(TEXTS)]) for i in range(300)]
-    expected = _expected_alerts(settings, comments)
+    expected = expected_alerts(settings, comments)
     redis_pid = EmbeddedServices(stack, stack.services_dir).recorded()["redis"].pid
 
     service = ScorerService(settings.model_copy(update={"redis": redis_settings}))
@@ -56,7 +65,7 @@ async def test_redis_outage_pauses_without_committing_then_resumes(
     await asyncio.sleep(0.5)
     stop.set()
     await task
-    alerts = await _redis_alerts(settings)
+    alerts = await redis_alerts(settings)
     assert sorted(a.comment_id for a in alerts) == sorted(
         expected
     )  # all delivered once Redis returned
@@ -64,7 +73,7 @@ async def test_redis_outage_pauses_without_committing_then_resumes(
 
 
 async def test_privacy_mode_pseudonymises_and_minimises(stack: Settings, tiny_home: Path) -> None:
-    settings = _settings(stack, tiny_home, emit_scores=True)
+    settings = scorer_settings(stack, tiny_home, emit_scores=True)
     settings = settings.model_copy(
         update={
             "alerts": settings.alerts.model_copy(
@@ -88,7 +97,7 @@ async def test_privacy_mode_pseudonymises_and_minimises(stack: Settings, tiny_ho
     stop.set()
     await task
 
-    alerts = await _redis_alerts(settings)
+    alerts = await redis_alerts(settings)
     assert alerts
     for alert in alerts:
         assert alert.user_id and alert.user_id.startswith("u_") and "realuser" not in alert.user_id

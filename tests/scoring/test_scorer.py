@@ -8,56 +8,31 @@ from pathlib import Path
 
 import pytest
 
-from monitor.redis_client import connect_redis
-from monitor.registry import ModelRegistry
 from monitor.schemas import Alert, alert_id, decode
-from monitor.scoring.policies import Thresholds
-from monitor.scoring.predictor import PaddlePredictor
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
-from monitor.sinks.redis import RedisKeys
-from tests.fixtures import EVERYDAY, LOVELORN, make_comment, produce_comments, read_topic, wait_for
+from tests.fixtures import (
+    EVERYDAY,
+    LOVELORN,
+    current_version,
+    expected_alerts,
+    make_comment,
+    produce_comments,
+    read_topic,
+    redis_alerts,
+    scorer_settings,
+    wait_for,
+)
 
 TEXTS = LOVELORN + EVERYDAY
-
-
-def _settings(stack: Settings, home: Path, **scorer: object) -> Settings:
-    return stack.model_copy(
-        update={
-            "home": home,
-            "scorer": stack.scorer.model_copy(
-                update={"max_batch": 16, "max_wait_ms": 20, "commit_interval_s": 0.2} | scorer
-            ),
-        }
-    )
-
-
-def _expected_alerts(settings: Settings, comments: list) -> dict[str, float]:  # type: ignore[type-arg]
-    registry = ModelRegistry(settings.registry_root)
-    predictor = PaddlePredictor.from_registry(registry, settings.scorer)
-    try:
-        probs = predictor.probabilities([c.text for c in comments])
-        lowest = Thresholds.from_manifest(predictor.manifest, settings.alerts).lowest
-        return {c.comment_id: float(p) for c, p in zip(comments, probs, strict=True) if p >= lowest}
-    finally:
-        predictor.close()
-
-
-async def _redis_alerts(settings: Settings) -> list[Alert]:
-    redis = connect_redis(settings.redis)
-    try:
-        entries = await redis.xrange(RedisKeys(settings.redis.key_prefix).stream)
-    finally:
-        await redis.aclose()
-    return [decode(Alert, fields[b"alert"]) for _, fields in entries]
 
 
 async def test_every_comment_scored_and_alerts_exactly_once(
     stack: Settings, tiny_home: Path
 ) -> None:
-    settings = _settings(stack, tiny_home, emit_scores=True)
+    settings = scorer_settings(stack, tiny_home, emit_scores=True)
     comments = [make_comment(i, TEXTS[i % len(TEXTS)]) for i in range(200)]
-    expected = _expected_alerts(settings, comments)
+    expected = expected_alerts(settings, comments)
     assert 0 < len(expected) < len(comments)  # the fixture model separates something
 
     await produce_comments(settings.kafka, comments)
@@ -69,10 +44,11 @@ async def test_every_comment_scored_and_alerts_exactly_once(
     stop.set()
     await task
 
-    redis_alerts = await _redis_alerts(settings)
-    assert sorted(a.comment_id for a in redis_alerts) == sorted(expected)
-    for a in redis_alerts:
-        assert a.alert_id == alert_id(a.comment_id, "v1") and a.model_version == "v1"
+    in_redis = await redis_alerts(settings)
+    assert sorted(a.comment_id for a in in_redis) == sorted(expected)
+    version = current_version(settings)
+    for a in in_redis:
+        assert a.alert_id == alert_id(a.comment_id, version) and a.model_version == version
         assert a.score == pytest.approx(expected[a.comment_id], abs=1e-5)
         assert "default" in a.policies
     kafka_alerts = [

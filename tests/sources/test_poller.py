@@ -13,11 +13,11 @@ import pytest
 import structlog
 
 from monitor.logs import configure_logging
-from monitor.redis_client import connect_redis
 from monitor.schemas import Comment, decode
 from monitor.settings import Settings, WeiboSettings
 from monitor.sources.poller import Target
 from monitor.sources.service import PollerService
+from monitor.store import connect as connect_redis
 from tests.fake_weibo import FakeWeiboServer, weibo_comment
 from tests.fixtures import read_topic
 
@@ -137,9 +137,9 @@ async def test_crash_between_publish_and_cursor_does_not_duplicate(
     stack: Settings, weibo: FakeWeiboServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _settings(stack, weibo)
-    from monitor.sources import publisher as publisher_module
+    from monitor.store import cursors as cursors_module
 
-    original = publisher_module.CursorStore.set
+    original = cursors_module.Cursors.set
     calls = 0
 
     async def crash_on_second_cursor(self, target, value):  # type: ignore[no-untyped-def]
@@ -149,10 +149,10 @@ async def test_crash_between_publish_and_cursor_does_not_duplicate(
             raise RuntimeError("simulated crash after publishing page 2")
         return await original(self, target, value)
 
-    monkeypatch.setattr(publisher_module.CursorStore, "set", crash_on_second_cursor)
+    monkeypatch.setattr(cursors_module.Cursors, "set", crash_on_second_cursor)
     with pytest.raises(RuntimeError, match="simulated crash"):
         await _poll_once(settings, FakeClock())
-    monkeypatch.setattr(publisher_module.CursorStore, "set", original)
+    monkeypatch.setattr(cursors_module.Cursors, "set", original)
     await _poll_once(
         settings, FakeClock()
     )  # page 2 is fetched again; its comments are already seen

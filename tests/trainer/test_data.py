@@ -6,7 +6,6 @@ import pytest
 
 from tests.fixtures import EVERYDAY, LOVELORN, write_tsv
 from trainer.data import (
-    DataError,
     Example,
     SourceSpec,
     data_hash,
@@ -14,6 +13,7 @@ from trainer.data import (
     parse_label_map,
     split_stratified,
 )
+from trainer.errors import DataError
 
 
 def _examples(n_pos: int, n_neg: int) -> list[Example]:

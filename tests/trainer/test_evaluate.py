@@ -92,7 +92,7 @@ def test_dev_labels_join_and_errors(
 def test_calibration_split_depends_on_ids_and_seed_not_file_order() -> None:
     import random
 
-    from trainer.evaluate import EvalItem, _stratified_split
+    from trainer.evaluation.evaluate import EvalItem, _stratified_split
 
     items = [EvalItem(f"t{i}", int(i % 5 == 0), "sadness", f"id{i}", i % 3 == 0) for i in range(60)]
     shuffled = items[:]

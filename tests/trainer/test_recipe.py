@@ -9,9 +9,10 @@ import pytest
 
 from monitor.settings import TrainerSettings
 from tests.fixtures import EVERYDAY, LOVELORN, run_cli
-from trainer.data import DataError, Exclusion, SourceSpec, combine_sources
-from trainer.labelling import labelling_function, romance_cue
-from trainer.recipe import load_recipe
+from trainer.data import Exclusion, SourceSpec, combine_sources
+from trainer.data.labelling import labelling_function, romance_cue
+from trainer.data.recipe import load_recipe
+from trainer.errors import DataError
 
 SAD_OTHER = [
     "外婆今天走了，好难过",

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.scoring.predictor import encode_batch, softmax_positive
+from monitor.model import encode_batch, softmax_positive
 from tests.fixtures import EVERYDAY, FIT, LOVELORN
-from trainer.data import DataError, Example
-from trainer.finetune import fine_tune, predict_dygraph
-from trainer.model import build_from_scratch
-from trainer.teacher import cross_fitted_targets
+from trainer.data import Example
+from trainer.errors import DataError
+from trainer.model.build import build_from_scratch
+from trainer.model.finetune import fine_tune, predict_dygraph
+from trainer.model.teacher import cross_fitted_targets
 
 
 def test_training_fits_soft_targets_not_labels(tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_teacher_needs_both_classes() -> None:
 def test_every_target_comes_from_a_model_that_never_saw_the_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import trainer.teacher as teacher
+    import trainer.model.teacher as teacher
 
     fitted = teacher.fit_char_ngram
     scored: list[str] = []

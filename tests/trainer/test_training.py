@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.registry import ModelRegistry
-from monitor.scoring.predictor import encode_batch, softmax_positive
+from monitor.model import ModelRegistry, encode_batch, softmax_positive
 from monitor.settings import Settings
 from tests.fixtures import EVERYDAY, FIT, LOVELORN, forty_examples, run_cli, train_tiny
 from trainer.data import Example
-from trainer.finetune import fine_tune, predict_dygraph
-from trainer.metrics import binary_report
-from trainer.model import ModelError, build_from_scratch, load_pretrained
+from trainer.errors import ModelError
+from trainer.evaluation.metrics import binary_report
+from trainer.model.build import build_from_scratch, load_pretrained
+from trainer.model.finetune import fine_tune, predict_dygraph
 
 
 def test_training_fits_forty_examples(tmp_path: Path) -> None:
@@ -124,8 +124,8 @@ def test_train_cli_refuses_single_class_and_tiny_data(
 
 
 def test_thinned_validation_curve_keeps_every_policy_choice() -> None:
-    from monitor.registry import policy_threshold
-    from trainer.metrics import f1_of, pr_curve, thin_curve
+    from monitor.model import policy_threshold
+    from trainer.evaluation.metrics import f1_of, pr_curve, thin_curve
 
     rng = np.random.default_rng(0)
     y = (rng.random(5000) < 0.03).astype(int)

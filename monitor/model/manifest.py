@@ -1,0 +1,51 @@
+"""What a model version says about itself: the contract between trainer and scorers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = ["MANIFEST", "Manifest", "PRPoint"]
+
+MANIFEST = "manifest.json"
+
+
+class PRPoint(BaseModel):
+    """One point of the validation precision–recall curve, used to turn policies into thresholds."""
+
+    model_config = ConfigDict(frozen=True)
+    threshold: float
+    precision: float
+    recall: float
+
+
+class Manifest(BaseModel):
+    """``threshold`` is the serving threshold; ``metrics`` holds the paper's figures at 0.5
+    (``test``) and the figures at the serving threshold (``test_at_threshold``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: str
+    created_at: AwareDatetime
+    base_model: str
+    task: str = "lovelorn"
+    labels: list[str] = ["normal", "lovelorn"]
+    max_seq_len: int
+    threshold: float = Field(ge=0, le=1)
+    threshold_rule: str = "max validation F1"
+    data_hash: str
+    split_sizes: dict[str, int] = {}
+    metrics: dict[str, Any] = {}
+    validation_pr: list[PRPoint] = []
+    files: dict[str, str] = {}
+    notes: str = ""
+    provenance: dict[str, Any] = {}
+
+    def served_metric(self, name: str = "macro_f1") -> float | None:
+        """A test figure at the serving threshold (what users get), falling back to 0.5."""
+        for part in ("test_at_threshold", "test"):
+            value = self.metrics.get(part, {}).get(name)
+            if isinstance(value, (int, float)):
+                return float(value)
+        return None

@@ -1,0 +1,74 @@
+"""From a model's validation PR curve to per-consumer thresholds.
+
+Care services and ad services want different trade-offs, so each alert policy either
+names a threshold or a precision target that the curve turns into one. A score satisfies
+every policy whose threshold it reaches; ``default`` is the model's own threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from monitor.model.manifest import Manifest, PRPoint
+from monitor.settings import AlertSettings
+
+__all__ = ["Thresholds", "policy_threshold", "threshold_for_precision"]
+
+log = structlog.get_logger()
+
+
+def threshold_for_precision(curve: Sequence[PRPoint], min_precision: float) -> float | None:
+    """The threshold with the most validation recall among those reaching ``min_precision``
+    (the higher threshold on ties); None when no threshold gets there."""
+    reaching = [p for p in curve if p.precision >= min_precision]
+    if not reaching:
+        return None
+    return max(reaching, key=lambda p: (p.recall, p.threshold)).threshold
+
+
+def policy_threshold(
+    curve: Sequence[PRPoint], min_precision: float, default: float
+) -> tuple[float, bool]:
+    """An alert policy's threshold and whether it reaches ``min_precision``. When no threshold
+    does, the strictest one seen (``default`` on an empty curve): a consumer that asks for
+    precision would rather get too few alerts than a lenient threshold's flood."""
+    found = threshold_for_precision(curve, min_precision)
+    if found is not None:
+        return found, True
+    return max((p.threshold for p in curve), default=default), False
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    by_policy: dict[str, float]
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest, alerts: AlertSettings) -> Thresholds:
+        out = {"default": manifest.threshold}
+        for name, policy in alerts.policies.items():
+            if policy.threshold is not None:
+                out[name] = policy.threshold
+            elif policy.min_precision is not None:
+                found, reached = policy_threshold(
+                    manifest.validation_pr, policy.min_precision, manifest.threshold
+                )
+                if not reached:
+                    log.warning(
+                        "policy_precision_unreachable",
+                        policy=name,
+                        min_precision=policy.min_precision,
+                        model=manifest.version,
+                        threshold=found,
+                    )
+                out[name] = found
+        return cls(out)
+
+    @property
+    def lowest(self) -> float:
+        return min(self.by_policy.values())
+
+    def satisfied(self, score: float) -> list[str]:
+        return sorted(name for name, threshold in self.by_policy.items() if score >= threshold)

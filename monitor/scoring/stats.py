@@ -1,0 +1,40 @@
+"""What the scorer counts: plain counters for the status line and tests, and Prometheus
+metrics registered once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitor.metrics import Metrics
+
+__all__ = ["ScorerMetrics", "ScorerStats"]
+
+
+@dataclass
+class ScorerStats:
+    records: int = 0
+    scored: int = 0
+    alerts: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    last_batch_size: int = 0
+    swaps: int = 0
+    lag: dict[str, int] = field(default_factory=dict)
+    model_version: str = ""
+
+
+class ScorerMetrics:
+    def __init__(self, m: Metrics) -> None:
+        self.records = m.counter("records_in", "Records fetched from the comments topic")
+        self.scored = m.counter("comments_scored", "Comments scored and delivered")
+        self.dead = m.counter("dead_letters", "Records sent to the dead-letter topic")
+        self.batch = m.sizes("batch_size", "Comments per scored micro-batch")
+        self.infer = m.latency("inference_seconds", "Model time per micro-batch")
+        self.e2e = m.latency("end_to_end_seconds", "Alert emitted minus comment fetched")
+        self.alerts = m.counter("alerts", "Alerts handled by each sink", ("sink", "outcome"))
+        self.backpressure = m.counter(
+            "sink_backpressure", "Sink write attempts that failed and were retried", ("sink",)
+        )
+        self.lag = m.gauge("lag", "End of partition minus committed offset", ("topic", "partition"))
+        self.paused = m.gauge("fetch_paused", "1 while fetching is paused for backpressure")
+        self.model = m.gauge("model_info", "1 for the model version being served", ("version",))

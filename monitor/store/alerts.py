@@ -1,0 +1,206 @@
+"""Alerts in Redis: written once each by a Lua script, read by consumer groups with acks.
+
+Writing: one script per alert takes the dedupe key (SET NX on the alert id, which is
+stable per comment and model version) in the same atomic step as the stream entry, the
+pub/sub message and the per-user state, so a redelivered batch adds nothing twice and a
+crash between steps cannot leave a marked-but-missing alert.
+
+Reading: a Redis stream consumer group. Entries delivered but never acknowledged (the
+reader crashed) come back first on restart, so every alert is handled at least once. A
+reader that filters by policy reads its own group (``<group>:<policy>``): the entries it
+skips and acknowledges there stay unread in every other group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import structlog
+from redis.exceptions import ResponseError
+
+from monitor.errors import SchemaError
+from monitor.retry import Retry
+from monitor.schemas import Alert, decode, encode, utcnow
+from monitor.store.client import Store
+
+__all__ = ["AlertLog", "WriteOutcome", "reader_group"]
+
+log = structlog.get_logger()
+T = TypeVar("T")
+
+# KEYS: dedupe, user state, user cooldown, stream, counter
+# ARGV: dedupe ttl, score, now, user ttl, cooldown s, stream maxlen, channel, alert json, alert id, has user
+_SCRIPT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if ARGV[10] == '1' then
+  redis.call('HINCRBY', KEYS[2], 'alerts', 1)
+  redis.call('HSET', KEYS[2], 'latest_score', ARGV[2], 'last_seen', ARGV[3], 'last_alert_id', ARGV[9])
+  redis.call('HSETNX', KEYS[2], 'first_seen', ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  if tonumber(ARGV[5]) > 0 then
+    if not redis.call('SET', KEYS[3], ARGV[9], 'NX', 'EX', ARGV[5]) then return 2 end
+  end
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'alert_id', ARGV[9], 'alert', ARGV[8])
+redis.call('INCR', KEYS[5])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return 1
+"""
+
+
+@dataclass
+class WriteOutcome:
+    written: int = 0
+    duplicates: int = 0
+    suppressed: int = 0  # within the user's cooldown
+
+
+def reader_group(group: str, policy: str | None) -> str:
+    return f"{group}:{policy}" if policy else group
+
+
+class AlertLog:
+    def __init__(self, store: Store, *, cooldown_s: float = 0.0) -> None:
+        self._store = store
+        self._redis = store.redis
+        self.keys = store.keys
+        self._settings = store.settings
+        self._cooldown_s = math.ceil(cooldown_s)
+        self._script = store.redis.register_script(_SCRIPT)
+
+    @property
+    def counter_key(self) -> str:
+        return f"{self.keys.stream}:count"
+
+    async def write(self, alerts: Sequence[Alert]) -> WriteOutcome:
+        """Each alert once; safe to call again with the same alerts."""
+        outcome = WriteOutcome()
+        if not alerts:
+            return outcome
+        now = utcnow().isoformat()
+        s = self._settings
+        with self._store.errors(f"writing {len(alerts)} alert(s)"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for alert in alerts:
+                    user = alert.user_id or ""
+                    await self._script(
+                        keys=[
+                            self.keys.dedupe(alert.alert_id),
+                            self.keys.user(user),
+                            self.keys.cooldown(user),
+                            self.keys.stream,
+                            self.counter_key,
+                        ],
+                        args=[
+                            s.alert_dedupe_ttl_s,
+                            f"{alert.score:.6f}",
+                            now,
+                            s.user_state_ttl_s,
+                            self._cooldown_s,
+                            s.alert_stream_maxlen,
+                            self.keys.channel,
+                            encode(alert),
+                            alert.alert_id,
+                            "1" if user else "0",
+                        ],
+                        client=pipe,
+                    )
+                results = await pipe.execute()
+        for result in results:
+            if result == 1:
+                outcome.written += 1
+            elif result == 2:
+                outcome.suppressed += 1
+            else:
+                outcome.duplicates += 1
+        return outcome
+
+    async def total_written(self) -> int:
+        """How many distinct alerts were ever written (not capped like the stream)."""
+        with self._store.errors("reading the alert counter"):
+            value = await self._redis.get(self.counter_key)
+        return int(value or 0)
+
+    async def read(
+        self,
+        group: str,
+        consumer: str,
+        handle: Callable[[Alert], Awaitable[None]],
+        *,
+        policy: str | None = None,
+        from_start: bool = False,
+        limit: int | None = None,
+        block_ms: int = 1000,
+        retry: Retry | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> int:
+        """Hand each alert (satisfying ``policy``, when given) to ``handle``, then XACK it.
+
+        Returns how many were handed over. With ``retry``, a Redis outage is waited out
+        (Stopped when ``stop`` is set meanwhile); without, StoreUnavailable escapes.
+        """
+        group = reader_group(group, policy)
+
+        async def call(operation: Callable[[], Awaitable[T]]) -> T:
+            if retry is None:
+                return await operation()
+            return await retry.call(operation, stop=stop)
+
+        await call(lambda: self._ensure_group(group, from_start))
+        handled = 0
+        position = "0"  # first our own pending (delivered, never acknowledged), then new ones
+        while not (stop is not None and stop.is_set()) and (limit is None or handled < limit):
+            count = 100 if limit is None else min(100, limit - handled)
+            entries = await call(
+                lambda p=position, n=count: self._next(group, consumer, p, n, block_ms, from_start)
+            )
+            if position == "0" and not entries:
+                position = ">"
+                continue
+            for entry_id, fields in entries:
+                try:
+                    alert: Alert | None = decode(Alert, fields.get(b"alert"))
+                except SchemaError as exc:
+                    log.warning("alert_unreadable", entry=entry_id, error=str(exc))
+                    alert = None  # not ours to retry forever
+                if alert is not None and (policy is None or policy in alert.policies):
+                    await handle(alert)
+                    handled += 1
+                await call(lambda entry=entry_id: self._ack(group, entry))
+                if limit is not None and handled >= limit:
+                    break
+        return handled
+
+    async def _ensure_group(self, group: str, from_start: bool) -> None:
+        with self._store.errors(f"creating reader group {group}"):
+            try:
+                await self._redis.xgroup_create(
+                    self.keys.stream, group, id="0" if from_start else "$", mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def _next(
+        self, group: str, consumer: str, position: str, count: int, block_ms: int, from_start: bool
+    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        with self._store.errors(f"reading alerts as {group}/{consumer}"):
+            try:
+                reply = await self._redis.xreadgroup(
+                    group, consumer, {self.keys.stream: position}, count=count, block=block_ms
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis restarted without persistence: the stream and group are gone.
+                await self._ensure_group(group, from_start)
+                return []
+        return list(reply[0][1]) if reply else []
+
+    async def _ack(self, group: str, entry_id: bytes) -> None:
+        with self._store.errors(f"acknowledging alert {entry_id!r}"):
+            await self._redis.xack(self.keys.stream, group, entry_id)

@@ -1,0 +1,1 @@
+"""Commands the trainer adds to ``lovelorn`` through the ``lovelorn.commands`` entry points."""

@@ -1,0 +1,193 @@
+"""Fine-tuning as in the paper: AdamW with weight decay, linear warm-up then decay, cross-entropy
+(weighted per example when sources carry weights; against a teacher's soft targets when the
+examples carry them), early stopping on validation macro-F1, and the best epoch's weights kept."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from monitor.model.encoding import encode_batch, pad, softmax_positive
+from monitor.settings import TrainerSettings
+from trainer.data.examples import Example
+from trainer.evaluation.metrics import binary_report, choose_threshold
+
+__all__ = ["FitResult", "batches", "fine_tune", "predict_dygraph", "served_macro_f1"]
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_val_macro_f1: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: str = ""
+    seconds: float = 0.0
+
+
+def batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, pool: int = 50
+) -> list[list[int]]:
+    """Shuffled batches of similar length: shuffle, sort within pools of ``pool`` batches,
+    cut, shuffle the batches. Less padding, same randomness across epochs."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    chunk = batch_size * pool
+    out: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        sorted_chunk = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        out.extend(
+            sorted_chunk[i : i + batch_size] for i in range(0, len(sorted_chunk), batch_size)
+        )
+    rng.shuffle(out)
+    return out
+
+
+def predict_dygraph(model: Any, ids: Sequence[Sequence[int]], batch_size: int = 64) -> np.ndarray:
+    """Logits from the dygraph model, batched by length, in input order."""
+    import paddle
+
+    model.eval()
+    out = np.empty((len(ids), 2), dtype=np.float32)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    with paddle.no_grad():
+        for start in range(0, len(order), batch_size):
+            group = order[start : start + batch_size]
+            batch = pad([ids[i] for i in group])
+            logits = model(
+                input_ids=paddle.to_tensor(batch),
+                token_type_ids=paddle.to_tensor(np.zeros_like(batch)),
+            )
+            out[group] = logits.numpy()
+    return out
+
+
+def served_macro_f1(
+    labels: np.ndarray, scores: np.ndarray, min_precision: float | None = None
+) -> float:
+    """Validation macro-F1 at the threshold the model would be served with (chosen on these
+    scores as the pipeline chooses it): what early stopping, the progress bar and the saved
+    validation figure all report."""
+    threshold, _ = choose_threshold(labels, scores, min_precision=min_precision)
+    return float(binary_report(labels, (scores >= threshold).astype(int))["macro_f1"])
+
+
+def _optimizer(model: Any, cfg: TrainerSettings, total_steps: int) -> tuple[Any, Any]:
+    import paddle
+    from paddlenlp.transformers import LinearDecayWithWarmup
+
+    schedule = LinearDecayWithWarmup(cfg.learning_rate, total_steps, cfg.warmup_proportion)
+    # AdamW's hook receives the parameter's internal name, not its attribute path.
+    decayed = {
+        p.name for n, p in model.named_parameters() if not any(k in n for k in ("bias", "norm"))
+    }
+    optimizer = paddle.optimizer.AdamW(
+        learning_rate=schedule,
+        parameters=model.parameters(),
+        weight_decay=cfg.weight_decay,
+        apply_decay_param_fun=lambda name: name in decayed,
+        grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
+    )
+    return optimizer, schedule
+
+
+def fine_tune(
+    model: Any,
+    tokenizer: Any,
+    train: Sequence[Example],
+    validation: Sequence[Example],
+    cfg: TrainerSettings,
+    *,
+    max_minutes: float | None = None,
+    min_precision: float | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Train in place; on return the model holds the weights of the best validation epoch."""
+    import paddle
+    import paddle.nn.functional as F
+
+    started = time.monotonic()
+    train_ids = encode_batch(tokenizer, [e.text for e in train], cfg.max_seq_len)
+    val_ids = encode_batch(tokenizer, [e.text for e in validation], cfg.max_seq_len)
+    labels = np.array([e.label for e in train], dtype=np.int64)
+    targets = np.array([e.label if e.target is None else e.target for e in train], dtype=np.float32)
+    weights = np.array([e.weight for e in train], dtype=np.float32)
+    if cfg.balance_classes:  # each class carries half of the total weight, whatever its size
+        for label in (0, 1):
+            mask = labels == label
+            if mask.any():
+                weights[mask] *= weights.sum() / (2 * weights[mask].sum())
+    val_labels = np.array([e.label for e in validation], dtype=np.int64)
+    rng = random.Random(cfg.seed)
+    paddle.seed(cfg.seed)
+    steps_per_epoch = -(-len(train) // cfg.batch_size)
+    optimizer, schedule = _optimizer(model, cfg, steps_per_epoch * cfg.epochs)
+    result = FitResult(best_epoch=0, best_val_macro_f1=-1.0)
+    best_state: dict[str, np.ndarray] | None = None
+    deadline = started + max_minutes * 60 if max_minutes else None
+    bar = tqdm(
+        total=steps_per_epoch * cfg.epochs,
+        desc="fine-tune",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            losses = []
+            for group in batches([len(x) for x in train_ids], cfg.batch_size, rng):
+                batch = pad([train_ids[i] for i in group])
+                logits = model(
+                    input_ids=paddle.to_tensor(batch),
+                    token_type_ids=paddle.to_tensor(np.zeros_like(batch)),
+                )
+                q = targets[group]
+                soft = paddle.to_tensor(np.stack([1 - q, q], axis=1))
+                per_example = F.cross_entropy(
+                    logits, soft, soft_label=True, reduction="none"
+                ).flatten()
+                w = paddle.to_tensor(weights[group])
+                loss = (per_example * w).sum() / w.sum()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                optimizer.clear_grad()
+                losses.append(float(loss))
+                bar.update(1)
+                bar.set_postfix(
+                    epoch=epoch,
+                    loss=f"{np.mean(losses[-50:]):.4f}",
+                    val_f1=f"{max(result.best_val_macro_f1, 0):.4f}",
+                )
+                if deadline and time.monotonic() > deadline:
+                    break
+            val_scores = softmax_positive(predict_dygraph(model, val_ids))
+            val_f1 = served_macro_f1(val_labels, val_scores, min_precision)
+            result.history.append(
+                {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_macro_f1": val_f1}
+            )
+            if val_f1 >= result.best_val_macro_f1:  # on a tie the later, better-trained epoch
+                result.best_epoch, result.best_val_macro_f1 = epoch, val_f1
+                best_state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+            bar.set_postfix(
+                epoch=epoch, loss=f"{np.mean(losses[-50:]):.4f}", val_f1=f"{val_f1:.4f}"
+            )
+            if deadline and time.monotonic() > deadline:
+                result.stopped = f"time budget of {max_minutes} min reached in epoch {epoch}"
+                break
+            if epoch - result.best_epoch >= cfg.patience:
+                result.stopped = f"early stop: no validation gain for {cfg.patience} epoch(s)"
+                break
+    finally:
+        bar.close()
+    if best_state is not None:
+        model.set_state_dict(best_state)
+    model.eval()
+    result.seconds = time.monotonic() - started
+    return result
