@@ -14,7 +14,7 @@ demo: $(BIN)/.installed
 	$(BIN)/lovelorn demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check monitor trainer tests bench

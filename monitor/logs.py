@@ -69,6 +69,8 @@ def configure_logging(
     logging.basicConfig(
         level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s"
     )
-    quiet = logging.DEBUG if level.lower() == "debug" else logging.CRITICAL
-    for name in ("aiokafka", "kafka", "asyncio"):
-        logging.getLogger(name).setLevel(quiet)
+    debug = level.lower() == "debug"
+    for name in ("aiokafka", "kafka"):
+        # not printed, but still seen by monitor.bus (it quotes the reason of a refused login)
+        logging.getLogger(name).propagate = debug
+    logging.getLogger("asyncio").setLevel(logging.DEBUG if debug else logging.CRITICAL)

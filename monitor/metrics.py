@@ -65,8 +65,11 @@ class Metrics:
         return generate_latest(self.registry)
 
     def write_snapshot(self, path: Path) -> None:
-        """The final exposition text, for a supervisor that must not miss the last second."""
-        path.write_bytes(self.render())
+        """The exposition text in a file (replaced atomically), for a supervisor that must
+        not lose a child's counts when the child dies between two scrapes."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(self.render())
+        tmp.replace(path)
 
     def _get(self, name: str):  # type: ignore[no-untyped-def]
         # Registering the same name twice raises; components that share a Metrics reuse it.

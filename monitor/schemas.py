@@ -43,9 +43,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _encodable(value: Any) -> None:
+    """JSON may carry lone surrogates (``"\\ud800"``) that no UTF-8 writer can encode: refuse
+    them on the way in, or a record that decoded fine would fail later in every sink."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text is not valid Unicode (a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for item in value.values():
+            _encodable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _encodable(item)
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     schema_version: Literal[1] = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        _encodable(data)
+        return data
 
 
 class Comment(_Message):

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,19 +130,39 @@ class Supervisor:
         env: dict[str, str] | None = None,
         status_every_s: float = 1.0,
         scrape_host: str = "127.0.0.1",
+        alerts_written: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
+        """``alerts_written`` reads the alert store's own count of distinct alerts: the
+        truth even when a scorer dies and its successor re-scores the uncommitted tail."""
         self.children = children
         self._env = {**os.environ, **(env or {})}
         self._status_every_s = status_every_s
         self._scrape_host = scrape_host
+        self._alerts_written = alerts_written
+        self._alerts_base: int | None = None
+        self._alerts_now: int | None = None
 
     def totals(self) -> Counts:
         total = Counts()
         for child in self.children:
             total = total + child.totals
+        if self._alerts_base is not None and self._alerts_now is not None:
+            total.alerts = float(self._alerts_now - self._alerts_base)
         return total
 
+    async def _read_alerts(self) -> None:
+        if self._alerts_written is None:
+            return
+        try:
+            value = await asyncio.wait_for(self._alerts_written(), 2.0)
+        except (MonitorError, TimeoutError):
+            return  # the store is away: keep the last reading
+        if self._alerts_base is None:
+            self._alerts_base = value
+        self._alerts_now = value
+
     async def run(self, stop: asyncio.Event) -> None:
+        await self._read_alerts()
         watchers = [
             asyncio.create_task(self._keep_alive(child, stop), name=child.name)
             for child in self.children
@@ -160,6 +181,7 @@ class Supervisor:
                 if child.process is not None and child.process.returncode is not None:
                     child.life_ended()
                     child.process = None
+            await self._read_alerts()
             if sys.stdout.isatty():
                 sys.stdout.write("\n")
             log.info("final", line=self.line(self.totals(), None, 0.0))
@@ -208,6 +230,7 @@ class Supervisor:
             await process.wait()
 
     async def scrape(self, client: httpx.AsyncClient) -> Counts:
+        await self._read_alerts()
         for child in self.children:
             if child.process is None:
                 continue

@@ -24,6 +24,13 @@ os.environ.setdefault(
 )
 
 
+@pytest.fixture(autouse=True)
+def unseeded_registries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings built in a test (and CLI runs in-process) see only the models the test
+    trains; tests of the bundled model ask for it explicitly."""
+    monkeypatch.setenv("LOVELORN_REGISTRY__BUNDLED", "false")
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at running embedded services (stopped at the end of the session)."""

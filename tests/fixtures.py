@@ -142,13 +142,14 @@ async def produce_comments(kafka, comments) -> None:  # type: ignore[no-untyped-
         await asyncio.gather(*acks)
 
 
-async def read_topic(kafka, topic: str, timeout_s: float = 10.0) -> list:  # type: ignore[no-untyped-def]
-    """Every record of ``topic`` from the beginning, read without a consumer group."""
+async def read_topic(kafka, topic: str, timeout_s: float = 10.0, *, read_committed: bool = False) -> list:  # type: ignore[no-untyped-def]
+    """Every record of ``topic`` from the beginning, read without a consumer group
+    (``read_committed``: as an exactly-once consumer reads, without aborted records)."""
     import asyncio
 
     from monitor.bus import Consumer
 
-    async with Consumer(kafka, group_id=None) as consumer:
+    async with Consumer(kafka, group_id=None, read_committed=read_committed) as consumer:
         tps = await consumer.partitions(topic)
         consumer.assign(tps)
         await consumer.seek_to_beginning(tps)
@@ -249,4 +250,6 @@ def scorer_env(settings: Settings) -> dict[str, str]:
         "LOVELORN_SCORER__COMMIT_INTERVAL_S": str(s.commit_interval_s),
         "LOVELORN_LOG_FORMAT": "json",
     }
+    if k.transactional_id:
+        env["LOVELORN_KAFKA__TRANSACTIONAL_ID"] = k.transactional_id
     return env

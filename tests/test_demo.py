@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.demo import run_demo
-from monitor.settings import Settings
+from monitor.settings import RegistrySettings, Settings
 
 
 def _running_in(folder: Path) -> list[int]:
@@ -32,7 +32,9 @@ def _running_in(folder: Path) -> list[int]:
 def test_demo_serves_the_bundled_model_and_leaves_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    summary = asyncio.run(run_demo(Settings(home=tmp_path)))
+    summary = asyncio.run(
+        run_demo(Settings(home=tmp_path, registry=RegistrySettings(bundled=True)))
+    )
     out = capsys.readouterr().out
     assert summary.scored + summary.dead_letters == summary.comments == 160
     assert summary.alerts > 0 and "ALERT" in out

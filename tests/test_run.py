@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
+from monitor.embedded import free_port
 from monitor.settings import Settings
+from monitor.store import AlertLog, Store
 from monitor.store import Keys as RedisKeys
 from monitor.store import connect as connect_redis
 from tests.fixtures import (
@@ -48,9 +53,10 @@ async def test_run_supervises_restarts_and_stops_cleanly(
         encoding="utf-8",
     )
     log = tmp_path / "run.log"
+    metrics_port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "--from-file", str(stream)],
-        env=scorer_env(settings),
+        env=scorer_env(settings) | {"LOVELORN_SCORER__METRICS_PORT": str(metrics_port)},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -64,6 +70,12 @@ async def test_run_supervises_restarts_and_stops_cleanly(
             await asyncio.sleep(0.2)
         children = _children(process.pid)
         assert len(children) >= 1
+        # item 6: the scorer child serves on scorer.metrics_port, with readiness and the model
+        async with httpx.AsyncClient() as client:
+            ready = await client.get(f"http://127.0.0.1:{metrics_port}/readyz")
+            assert ready.status_code == 200 and ready.json() == {"ready": True, "model": "v1"}
+            exposed = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+            assert 'lovelorn_model_info{version="v1"} 1.0' in exposed
         scorer = next(p for p in children if b"score" in Path(f"/proc/{p}/cmdline").read_bytes())
         os.kill(scorer, signal.SIGKILL)  # the supervisor must bring it back
         deadline = loop.time() + 90
@@ -86,3 +98,15 @@ async def test_run_supervises_restarts_and_stops_cleanly(
     text = log.read_text()
     assert '"event": "child_exited"' in text and '"child": "scorer"' in text
     assert _children(process.pid) == []
+    # item 5: the final figures are the truth, also after a scorer was killed and restarted
+    final = re.search(
+        r"final: published (\d+), scored (\d+), alerts (\d+), dead letters (\d+), restarts (\d+)",
+        text,
+    )
+    assert final is not None, text[-2000:]
+    published, scored, alerts, dead, restarts = map(int, final.groups())
+    async with Store(settings.redis) as store:
+        in_redis = await AlertLog(store).total_written()
+    assert published == 300 and dead == 0 and restarts >= 1
+    assert alerts == in_redis > 0  # distinct alerts: a re-scored tail adds none
+    assert scored >= 300  # scoring work: the tail the killed scorer had not committed counts twice

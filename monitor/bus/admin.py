@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -20,12 +20,16 @@ class TopicSpec:
     name: str
     partitions: int
     replication: int = 1
+    configs: dict[str, str] = field(default_factory=dict)
 
 
 def topics_for(kafka: KafkaSettings) -> list[TopicSpec]:
     """The monitor's topics; alerts and scores share the input's partition count."""
+    configs = (
+        {"min.insync.replicas": str(kafka.min_insync_replicas)} if kafka.min_insync_replicas else {}
+    )
     return [
-        TopicSpec(name, kafka.partitions)
+        TopicSpec(name, kafka.partitions, kafka.replication_factor, configs)
         for name in (
             kafka.comments_topic,
             kafka.alerts_topic,
@@ -61,11 +65,23 @@ async def ensure_topics(kafka: KafkaSettings, specs: list[TopicSpec]) -> list[st
             missing = [s for s in specs if s.name not in existing]
             if missing:
                 try:
-                    await admin.create_topics(
-                        [NewTopic(s.name, s.partitions, s.replication) for s in missing]
+                    response = await admin.create_topics(
+                        [
+                            NewTopic(s.name, s.partitions, s.replication, topic_configs=s.configs)
+                            for s in missing
+                        ]
                     )
                 except TopicAlreadyExistsError:
-                    pass
+                    return []
+                # aiokafka returns per-topic errors instead of raising them
+                refused = [
+                    f"{name}: error {code} {message or ''}".strip()
+                    for name, code, *rest in response.topic_errors
+                    for message in (rest[0] if rest else None,)
+                    if code not in (0, 36)  # 36: already exists (another creator won)
+                ]
+                if refused:
+                    raise BusError(f"creating topics refused: {'; '.join(refused)}")
             return [s.name for s in missing]
         finally:
             await admin.close()

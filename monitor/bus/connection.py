@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 from collections.abc import Iterator
 from typing import Any, Self
@@ -58,6 +59,36 @@ def translate_errors(what: str) -> Iterator[None]:
         raise error from exc
 
 
+class _Reasons(logging.Handler):
+    """aiokafka raises only "Unable to bootstrap" for a refused password or an untrusted
+    certificate and logs the real reason; this keeps the reason for our error message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.messages.append(record.getMessage())
+
+    def explain(self, error: BusError, kafka: KafkaSettings, what: str) -> BusError:
+        seen = " ".join(self.messages)
+        if "SaslAuthenticationFailed" in seen or "Authentication failed" in seen:
+            fixed = BusError(
+                f"{what}: the broker refused the SASL credentials of user "
+                f"{kafka.sasl_username!r} ({kafka.sasl_mechanism}): check kafka.sasl_username "
+                "and kafka.sasl_password"
+            )
+        elif "CERTIFICATE_VERIFY_FAILED" in seen:
+            fixed = BusError(
+                f"{what}: the broker's TLS certificate is not trusted: check kafka.ssl_cafile"
+            )
+        else:
+            return error
+        fixed.retriable = False  # waiting will not fix a setting
+        return fixed
+
+
 class KafkaClient:
     """Start once, stop once, ``async with``: the lifecycle producer and consumer share.
 
@@ -76,14 +107,23 @@ class KafkaClient:
 
     async def start(self) -> None:
         self._client = self._make()
+        what = f"connecting {self._role} to {self._kafka.bootstrap_servers}"
+        reasons = _Reasons()
+        logging.getLogger("aiokafka").addHandler(reasons)
         try:
-            with translate_errors(f"connecting {self._role} to {self._kafka.bootstrap_servers}"):
+            with translate_errors(what):
                 await self._client.start()
                 self._after_start()
+        except BusError as exc:
+            with contextlib.suppress(Exception):
+                await self._client.stop()
+            raise reasons.explain(exc, self._kafka, what) from exc
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._client.stop()
             raise
+        finally:
+            logging.getLogger("aiokafka").removeHandler(reasons)
         self._started = True
 
     def _after_start(self) -> None:

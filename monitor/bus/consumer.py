@@ -152,6 +152,15 @@ class Consumer(KafkaClient):
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._client.seek(tp, offset)
 
+    async def seek_to_committed_or_start(self, tp: TopicPartition) -> None:
+        """Where a new member of the group would start: nothing committed means the earliest."""
+        with translate_errors(f"seeking {tp.topic}[{tp.partition}] to its committed offset"):
+            committed = await self._client.committed(tp)
+            if committed is None:
+                await self._client.seek_to_beginning(tp)
+            else:
+                self._client.seek(tp, committed)
+
     async def seek_to_beginning(self, tps: Iterable[TopicPartition]) -> None:
         with translate_errors("seeking to the beginning"):
             await self._client.seek_to_beginning(*tps)

@@ -79,9 +79,12 @@ class Producer(KafkaClient):
         self._in_transaction = True
 
     async def commit_transaction(self, offsets: dict[TopicPartition, int], group_id: str) -> None:
-        """Commit the open transaction with the consumer's ``offsets`` (next to read) in it."""
+        """Commit the open transaction with the consumer's ``offsets`` (next to read) in it;
+        offsets with no transaction open get one of their own."""
         if not self._in_transaction:
-            return
+            if not offsets:
+                return
+            await self.begin_transaction()
         with translate_errors(f"committing a transaction ({self._transactional_id})"):
             if offsets:
                 await self._client.send_offsets_to_transaction(

@@ -50,7 +50,7 @@ def poll(
     metrics_port: int | None,
 ) -> None:
     """Fetch comments and publish them to Kafka (deduplicated, resumable) until stopped."""
-    from monitor.cli.serving import serve_until_signalled
+    from monitor.cli.serving import serve_until_signalled, snapshot_writer
     from monitor.metrics import Metrics
     from monitor.retry import Stopped
     from monitor.sources.poller import Target
@@ -63,7 +63,9 @@ def poll(
     if posts or keywords:
         targets = [Target("post", p, interval or 300.0, weibo.max_pages) for p in posts]
         targets += [Target("keyword", k, interval or 600.0, 2) for k in keywords]
-    service = PollerService(settings, metrics=metrics, targets=targets)
+    service = PollerService(
+        settings, metrics=metrics, targets=targets, after_publish=snapshot_writer(metrics)
+    )
     result: dict[str, int] = {}
 
     async def run(stop):  # type: ignore[no-untyped-def]

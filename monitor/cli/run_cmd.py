@@ -38,6 +38,7 @@ def run(
     """Continuous monitoring: fetch, score and alert until SIGTERM/SIGINT; children restart if they die."""
     from monitor.cli.serving import SNAPSHOT_ENV
     from monitor.model.bundled import registry_for
+    from monitor.store import AlertLog, Store
     from monitor.supervisor import Child, Supervisor
 
     settings = app.services_settings()
@@ -81,7 +82,12 @@ def run(
         ),
     ]
     host = "127.0.0.1" if settings.metrics_host in ("0.0.0.0", "::", "") else settings.metrics_host
-    supervisor = Supervisor(children, env=env, scrape_host=host)
+
+    async def alerts_written() -> int:
+        async with Store(settings.redis) as store:
+            return await AlertLog(store).total_written()
+
+    supervisor = Supervisor(children, env=env, scrape_host=host, alerts_written=alerts_written)
     run_until_signalled(supervisor.run)
     totals = supervisor.totals()
     click.echo(

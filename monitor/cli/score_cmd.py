@@ -19,7 +19,7 @@ from monitor.cli.context import AppContext
 @click.pass_obj
 def score(app: AppContext, metrics_port: int | None) -> None:
     """Score comments from Kafka and deliver alerts to Kafka and Redis until stopped (SIGTERM/SIGINT)."""
-    from monitor.cli.serving import serve_until_signalled
+    from monitor.cli.serving import exit_now, serve_until_signalled, snapshot_writer
     from monitor.metrics import Metrics
     from monitor.model.runtime import import_paddle
     from monitor.retry import Stopped
@@ -27,7 +27,7 @@ def score(app: AppContext, metrics_port: int | None) -> None:
 
     settings = app.services_settings()
     metrics = Metrics()
-    service = ScorerService(settings, metrics=metrics)
+    service = ScorerService(settings, metrics=metrics, after_commit=snapshot_writer(metrics))
     import_paddle()
 
     async def run(stop):  # type: ignore[no-untyped-def]
@@ -44,6 +44,7 @@ def score(app: AppContext, metrics_port: int | None) -> None:
         ready=service.ready.is_set,
         info=lambda: {"model": service.stats.model_version},
     )
+    exit_now(0)
 
 
 @click.command("classify")

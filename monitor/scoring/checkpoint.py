@@ -10,7 +10,12 @@ Shaped like Quix Streams' ``Checkpoint``: a record is *started* when fetched and
   4. record the committed offsets and the lag.
 
 A partition revoked and assigned again gets a new *generation*: a batch fetched under the
-old one cannot mark offsets of the new assignment finished.
+old one cannot mark offsets of the new assignment finished (and is not delivered).
+
+Exactly-once: when a transaction's commit fails it is aborted, and everything finished in it
+is gone from Kafka; the checkpoint then *rewinds*: every owned partition seeks back to its
+committed offset under a new generation, so those records are fetched and written again in
+the next transaction, and work already in flight is dropped instead of delivered.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import structlog
 
@@ -40,12 +45,19 @@ class Checkpoint:
         group_id: str,
         interval_s: float,
         exactly_once: bool = False,
+        after_commit: Callable[[], None] | None = None,
+        on_rewind: Callable[[set[TopicPartition]], None] | None = None,
     ) -> None:
+        """``after_commit`` runs under the commit's lock, so what it records (a metrics
+        snapshot for a supervisor) matches the committed offsets exactly; ``on_rewind``
+        drops what the caller holds for rewound partitions (the micro-batcher)."""
         self._consumer = consumer
         self._producer = producer
         self._group_id = group_id
         self._interval_s = interval_s
         self._exactly_once = exactly_once
+        self._after_commit = after_commit
+        self._on_rewind = on_rewind
         self._offsets = OffsetTracker()
         self._generation: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()
@@ -104,10 +116,40 @@ class Checkpoint:
             except BusError as exc:
                 log.warning("commit_failed", error=str(exc))
                 if self._exactly_once:
-                    await self._producer.abort_transaction()
+                    await self._rewind()
                 return
             self._offsets.mark_committed(offsets)  # Step 4
+            if self._after_commit is not None:
+                self._after_commit()
         await self._measure_lag(assigned)
+
+    async def _rewind(self) -> None:
+        """Abort, then fetch again from the committed offsets (see the module docstring)."""
+        try:
+            await self._producer.abort_transaction()
+        except BusError as exc:
+            log.warning("abort_failed", error=str(exc))
+        owned = self._consumer.assignment()
+        for tp in owned:
+            position = self._offsets.committed(tp)
+            if position is None:
+                try:
+                    position = await self._consumer.committed(tp)
+                except BusError:
+                    position = None
+            if position is None:
+                await self._consumer.seek_to_committed_or_start(tp)
+            else:
+                self._consumer.seek(tp, position)
+        self._bump(owned)
+        self._offsets.drop(owned)
+        if self._on_rewind is not None:
+            self._on_rewind(owned)
+        log.warning("transaction_aborted_rewound", partitions=_names(owned))
+
+    def current(self, tp: TopicPartition, generation: int) -> bool:
+        """Whether work fetched under ``generation`` still belongs to this assignment."""
+        return self._generation.get(tp, 0) == generation
 
     async def _measure_lag(self, assigned: set[TopicPartition]) -> None:
         try:
@@ -115,9 +157,8 @@ class Checkpoint:
         except BusError:
             return
         for tp, end in ends.items():
-            committed = self._offsets.committed(tp)
-            if committed is not None:
-                self.lag[tp] = max(0, end - committed)
+            # nothing committed yet: everything in the partition is still to do
+            self.lag[tp] = max(0, end - (self._offsets.committed(tp) or 0))
 
     # -- rebalances ----------------------------------------------------------
     async def revoke(self, revoked: set[TopicPartition], wait_s: float) -> None:

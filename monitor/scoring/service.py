@@ -56,6 +56,7 @@ class ScorerService:
         metrics: Metrics | None = None,
         group_id: str | None = None,
         model_poll_s: float = 5.0,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.stats = ScorerStats()
@@ -65,7 +66,9 @@ class ScorerService:
         self._load = load_predictor or self._load_paddle
         self._group_id = group_id or settings.kafka.consumer_group
         self._model_poll_s = model_poll_s
+        self._after_commit = after_commit
         self.ready = asyncio.Event()  # set once partitions are assigned
+        self._workers: Workers | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain in-flight work and commit."""
@@ -73,7 +76,10 @@ class ScorerService:
         kafka_retry = Retry("Kafka", base_s=1.0, cap_s=30.0, retry_on=(BusError,))
         async with contextlib.AsyncExitStack() as stack:
             predictor = await self._load(self._registry.resolve(sc.model))
-            stack.callback(lambda: self._workers.predictor.close())
+            # the predictor being served when we stop (a swap may have replaced this one)
+            stack.callback(
+                lambda: (self._workers.predictor if self._workers else predictor).close()
+            )
             store = Store(self.settings.redis)
             stack.push_async_callback(store.aclose)
             producer = Producer(kafka, client_id="lovelorn-scorer", transactional_id=self._txn_id())
@@ -95,6 +101,8 @@ class ScorerService:
                 group_id=self._group_id,
                 interval_s=sc.commit_interval_s,
                 exactly_once=kafka.exactly_once,
+                after_commit=self._after_commit,
+                on_rewind=lambda tps: self._intake.forget(tps),
             )
             self._batcher: MicroBatcher[Comment] = MicroBatcher(sc.max_batch, sc.max_wait_ms / 1000)
             watcher = (

@@ -107,23 +107,30 @@ class Workers:
     async def _deliver_loop(self) -> None:
         while True:
             batch, probabilities, predictor = await self._deliver_q.get()
+            # work of a partition that changed hands (or was rewound) is someone else's now
+            live = [
+                (pending, p)
+                for pending, p in zip(batch.items, probabilities, strict=True)
+                if self._checkpoint.current(pending.tp, batch.generations[pending.tp])
+            ]
             decisions = self._decider.decide_all(
-                [p.item for p in batch.items], probabilities, predictor.manifest
+                [pending.item for pending, _ in live], [p for _, p in live], predictor.manifest
             )
             scores = [d.score for d in decisions]
             alerts = [d.alert for d in decisions if d.alert is not None]
             async with self._checkpoint.writing():
                 await self._write(alerts, scores)
-                for pending in batch.items:
+                for pending, _ in live:
                     self._checkpoint.finished(
                         pending.tp, pending.offset, batch.generations[pending.tp]
                     )
+                # counted with the offsets, so a snapshot taken at a commit is exact
+                self._stats.scored += len(scores)
+                self._stats.alerts += len(alerts)
+                self._metrics.scored.inc(len(scores))
             now = utcnow()
             for alert in alerts:
                 self._metrics.e2e.observe(max(0.0, (now - alert.fetched_at).total_seconds()))
-            self._stats.scored += len(scores)
-            self._stats.alerts += len(alerts)
-            self._metrics.scored.inc(len(scores))
             self.inflight -= 1
             if self.inflight == 0:
                 self.idle.set()

@@ -62,6 +62,12 @@ class KafkaSettings(_Section):
     scores_topic: str = "lovelorn.scores"
     dead_letter_topic: str = "weibo.comments.dlq"
     partitions: Annotated[int, Field(ge=1, le=1024)] = 3
+    replication_factor: Annotated[int, Field(ge=1, le=16)] = Field(
+        1, description="for topics this tool creates; 3 on a production cluster"
+    )
+    min_insync_replicas: Annotated[int, Field(ge=1, le=16)] | None = Field(
+        None, description="topic min.insync.replicas (with acks=all: writes survive a broker loss)"
+    )
     consumer_group: str = "scorer"
     compression: Literal["none", "gzip", "lz4", "zstd"] = "lz4"
     enable_idempotence: bool = Field(False, description="the embedded broker rejects it")

@@ -14,7 +14,7 @@ fails step 2, so nothing is marked and nothing is lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -34,8 +34,15 @@ RECORD_OVERHEAD = 1024  # key, headers and batch framing beside the value
 
 class Publisher:
     def __init__(
-        self, kafka: KafkaSettings, producer: Producer, cursors: Cursors, metrics: Metrics
+        self,
+        kafka: KafkaSettings,
+        producer: Producer,
+        cursors: Cursors,
+        metrics: Metrics,
+        *,
+        after_publish: Callable[[], None] | None = None,
     ) -> None:
+        """``after_publish`` runs once a page is marked seen (a supervisor's snapshot)."""
         self._topic = kafka.comments_topic
         self._limit = kafka.max_message_bytes - RECORD_OVERHEAD
         self._producer = producer
@@ -43,6 +50,7 @@ class Publisher:
             producer, kafka.dead_letter_topic, Retry("dead letters", timeout_s=0, quiet=True)
         )
         self.cursors = cursors
+        self._after_publish = after_publish
         self._published = metrics.counter(
             "comments_published", "Comments acknowledged by the broker", ("source",)
         )
@@ -96,6 +104,8 @@ class Publisher:
                 )
         await self.cursors.mark_seen(done)
         self._published.labels(source).inc(published)
+        if self._after_publish is not None:
+            self._after_publish()
         if failure is not None:
             raise failure
         return published

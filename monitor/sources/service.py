@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -35,12 +35,14 @@ class PollerService:
         targets: list[Target] | None = None,
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        after_publish: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self._targets = targets
         self._clock = clock
         self._transport = transport
+        self._after_publish = after_publish
         self.poller: Poller | None = None
         self.ready = asyncio.Event()  # the producer is connected
 
@@ -54,7 +56,13 @@ class PollerService:
         store = Store(self.settings.redis)
         self.ready.set()
         try:
-            yield Publisher(self.settings.kafka, producer, Cursors(store), self.metrics)
+            yield Publisher(
+                self.settings.kafka,
+                producer,
+                Cursors(store),
+                self.metrics,
+                after_publish=self._after_publish,
+            )
         finally:
             await producer.stop()
             await store.aclose()

@@ -71,7 +71,13 @@ def parse_comment(obj: Any, *, post_id: str | None, source: str, fetched_at: dat
     text = obj.get("text")
     if not isinstance(text, str):
         raise SchemaError(f"comment.text must be a string, got {type(text).__name__}")
-    post = post_id or obj.get("post_id") or obj.get("mid") or (obj.get("status") or {}).get("id")
+    status = obj.get("status")
+    post = (
+        post_id
+        or obj.get("post_id")
+        or obj.get("mid")
+        or (status.get("id") if isinstance(status, dict) else None)
+    )
     rootid = obj.get("rootid")
     comment_id = _id(obj.get("id", obj.get("idstr")), "comment.id")
     like_count = obj.get("like_count", obj.get("like_counts"))

@@ -140,3 +140,33 @@ def test_thinned_validation_curve_keeps_every_policy_choice() -> None:
     best = max(full, key=lambda p: (f1_of(p), p.threshold))
     assert max(thin, key=lambda p: (f1_of(p), p.threshold)) == best
     assert thin[0] == full[0]  # the strictest threshold too
+
+
+def test_the_progress_figure_is_the_saved_validation_figure(tmp_path: Path) -> None:
+    """First-hour item 8: the bar's val_f1 (best over thresholds) disagreed with the manifest's
+    validation figure (at 0.5). Both are now macro-F1 at the threshold the model serves with."""
+    outcome = train_tiny(Settings(home=tmp_path), forty_examples(tmp_path / "forty.tsv"))
+    saved = outcome.manifest.metrics["validation"]["macro_f1"]
+    assert outcome.fit.best_val_macro_f1 == pytest.approx(saved)
+    best = next(h for h in outcome.fit.history if h["epoch"] == outcome.fit.best_epoch)
+    assert best["val_macro_f1"] == pytest.approx(saved)
+    ranking = outcome.manifest.metrics["validation_ranking"]
+    assert 0 <= ranking["auc"] <= 1 and ranking["n"] == 4
+
+
+def test_a_failed_export_parity_check_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export that does not score like the trained model is refused, not registered, and the
+    CLI says so in one line (it used to escape every handler)."""
+    import trainer.model.export as export
+
+    monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
+    monkeypatch.setattr(export, "PARITY_TOLERANCE", -1.0)  # any difference is too much
+    data = forty_examples(tmp_path / "forty.tsv")
+    result = run_cli("train", "--data", str(data), "--from-scratch", "test", "--quiet")
+    assert result.code == 1 and "Traceback" not in result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert errors == [result.err.strip().splitlines()[-1]], result.err  # one line, the last
+    assert errors[0].startswith("error: exported model differs") and "not registered" in errors[0]
+    assert ModelRegistry(tmp_path / "models").versions() == []
