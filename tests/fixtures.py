@@ -142,7 +142,9 @@ async def produce_comments(kafka, comments) -> None:  # type: ignore[no-untyped-
         await asyncio.gather(*acks)
 
 
-async def read_topic(kafka, topic: str, timeout_s: float = 10.0, *, read_committed: bool = False) -> list:  # type: ignore[no-untyped-def]
+async def read_topic(
+    kafka, topic: str, timeout_s: float = 10.0, *, read_committed: bool = False
+) -> list:  # type: ignore[no-untyped-def]
     """Every record of ``topic`` from the beginning, read without a consumer group
     (``read_committed``: as an exactly-once consumer reads, without aborted records)."""
     import asyncio
