@@ -193,6 +193,8 @@ class KafkaCluster:
                 "share.coordinator.state.topic.replication.factor": replicas,
                 "share.coordinator.state.topic.min.isr": min(replicas, 2),
                 "group.initial.rebalance.delay.ms": 0,
+                # tests and the soak use short sessions to see failovers quickly
+                "group.min.session.timeout.ms": 1000,
                 "num.network.threads": 2,
                 "num.io.threads": 2,
                 "background.threads": 2,
