@@ -20,7 +20,11 @@ from monitor.errors import (
     SinkBackpressure,
     SinkError,
     SourceError,
+    StoreError,
+    StoreUnavailable,
+    TrainerError,
 )
+from monitor.detector import Detection, Detector
 from monitor.schemas import Alert, Comment, Score, alert_id, decode, encode
 from monitor.settings import Settings, load_settings
 from monitor.text import clean_text
@@ -31,6 +35,8 @@ __all__ = [
     "BusError",
     "Comment",
     "ConfigError",
+    "Detection",
+    "Detector",
     "ModelNotFound",
     "MonitorError",
     "PollTimeout",
@@ -46,6 +52,9 @@ __all__ = [
     "SinkBackpressure",
     "SinkError",
     "SourceError",
+    "StoreError",
+    "StoreUnavailable",
+    "TrainerError",
     "alert_id",
     "clean_text",
     "decode",
