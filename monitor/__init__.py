@@ -3,6 +3,7 @@
 Data flow: sources → bus → scoring → sinks. This module re-exports the public API.
 """
 
+from monitor.detector import Detection, Detector
 from monitor.errors import (
     BadResponse,
     BusError,
@@ -24,7 +25,6 @@ from monitor.errors import (
     StoreUnavailable,
     TrainerError,
 )
-from monitor.detector import Detection, Detector
 from monitor.schemas import Alert, Comment, Score, alert_id, decode, encode
 from monitor.settings import Settings, load_settings
 from monitor.text import clean_text

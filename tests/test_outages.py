@@ -202,7 +202,13 @@ def test_unreachable_broker_is_waited_for_and_sigterm_obeyed(
     comments = _comment_file(tmp_path / "c.jsonl", 10)
     poller = _start(["poll", "--from-file", str(comments)], env, tmp_path / "poll.log")
     scorer = _start(["score"], env, tmp_path / "score.log")
-    time.sleep(12)  # well past the old scorer's 4 s give-up
+    deadline = time.monotonic() + 120  # the scorer loads Paddle and a model first
+    while time.monotonic() < deadline and not all(
+        '"event": "unavailable"' in (tmp_path / log).read_text()
+        for log in ("poll.log", "score.log")
+    ):
+        time.sleep(0.5)
+    time.sleep(8)  # well past the old scorer's 4 s give-up
     for process, log in ((poller, "poll.log"), (scorer, "score.log")):
         text = (tmp_path / log).read_text()
         assert process.poll() is None, text

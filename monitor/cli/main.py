@@ -41,13 +41,16 @@ def _register() -> None:
     from monitor.cli import (
         alerts_cmd,
         config_cmd,
+        console_cmd,
         demo_cmd,
+        feedback_cmd,
         models_cmd,
         poll_cmd,
         replay_cmd,
         run_cmd,
         score_cmd,
         services_cmd,
+        user_cmd,
     )
 
     for module in (
@@ -60,6 +63,9 @@ def _register() -> None:
         run_cmd,
         replay_cmd,
         alerts_cmd,
+        console_cmd,
+        feedback_cmd,
+        user_cmd,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

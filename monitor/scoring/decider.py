@@ -3,6 +3,10 @@
 Live scoring and replay both decide here, so an alert means the same thing in both: the
 same text truncation before scoring, the same per-policy thresholds from the model's
 manifest, the same pseudonyms in privacy mode and the same payload rules.
+
+A non-alerting comment may also be *sampled* for the console's review lane (reviewers
+judge it, which estimates recall). The choice hashes the comment id, so a redelivered
+batch samples the same comments and the lane's dedupe holds.
 """
 
 from __future__ import annotations
@@ -17,18 +21,30 @@ from monitor.model.manifest import Manifest
 from monitor.model.thresholds import Thresholds
 from monitor.schemas import Alert, Comment, Score, alert_id, utcnow
 from monitor.settings import AlertSettings
+from monitor.store import Sampled
 
-__all__ = ["Decider", "Decision"]
+__all__ = ["Decider", "Decision", "sampled"]
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     score: Score
     alert: Alert | None
+    sample: Sampled | None = None
+
+
+def sampled(comment_id: str, rate: float) -> bool:
+    """Whether a comment falls in the review sample: a fixed share of comment ids."""
+    if rate <= 0:
+        return False
+    digest = hashlib.sha256(comment_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") < rate * 2**64
 
 
 class Decider:
-    def __init__(self, alerts: AlertSettings, *, max_text_chars: int) -> None:
+    def __init__(
+        self, alerts: AlertSettings, *, max_text_chars: int, review_sample_rate: float = 0.0
+    ) -> None:
         if alerts.privacy_mode and alerts.pseudonym_key is None:
             raise ConfigError(
                 "alerts.privacy_mode needs alerts.pseudonym_key (LOVELORN_ALERTS__PSEUDONYM_KEY)"
@@ -38,6 +54,7 @@ class Decider:
             alerts.pseudonym_key.get_secret_value().encode() if alerts.pseudonym_key else b""
         )
         self._max_chars = max_text_chars
+        self._sample_rate = review_sample_rate
         self._thresholds: dict[tuple[str, str | None], Thresholds] = {}
 
     def prepare(self, comment: Comment) -> Comment:
@@ -80,9 +97,24 @@ class Decider:
             fetched_at=comment.fetched_at,
         )
         policies = thresholds.satisfied(probability)
-        if not policies:
-            return Decision(score, None)
         minimal = self._settings.minimal_payload
+        if not policies:
+            if not sampled(comment.comment_id, self._sample_rate):
+                return Decision(score, None)
+            sample = Sampled(
+                sample_id=alert_id(comment.comment_id, manifest.version),
+                comment_id=comment.comment_id,
+                post_id=comment.post_id,
+                reply_to=comment.reply_to,
+                user_id=score.user_id,
+                text=None if minimal else comment.text,
+                score=probability,
+                threshold=thresholds.lowest,
+                model_version=manifest.version,
+                created_at=comment.created_at,
+                fetched_at=comment.fetched_at,
+            )
+            return Decision(score, None, sample)
         alert = Alert(
             alert_id=alert_id(comment.comment_id, manifest.version),
             comment_id=comment.comment_id,

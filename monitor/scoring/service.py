@@ -38,8 +38,9 @@ from monitor.scoring.model_watch import ModelWatcher
 from monitor.scoring.stats import ScorerMetrics, ScorerStats
 from monitor.scoring.workers import Workers
 from monitor.settings import Settings
-from monitor.sinks import KafkaSink, RedisSink
-from monitor.store import Store
+from monitor.sinks import KafkaSink, RedisSink, Sink
+from monitor.sinks.webhook import WebhookSink
+from monitor.store import ReviewLane, Store
 
 __all__ = ["ScorerService", "ScorerStats"]
 
@@ -94,7 +95,11 @@ class ScorerService:
                 client_id="lovelorn-scorer",
                 read_committed=kafka.exactly_once,
             )
-            decider = Decider(self.settings.alerts, max_text_chars=sc.max_text_chars)
+            decider = Decider(
+                self.settings.alerts,
+                max_text_chars=sc.max_text_chars,
+                review_sample_rate=sc.review_sample_rate,
+            )
             self.checkpoint = Checkpoint(
                 consumer,
                 producer,
@@ -116,10 +121,14 @@ class ScorerService:
                 if sc.model == "current"
                 else None
             )
-            sinks = [
+            sinks: list[Sink] = [
                 RedisSink(store, cooldown_s=self.settings.alerts.user_cooldown_s),
                 KafkaSink(kafka, producer, emit_scores=sc.emit_scores),
             ]
+            if self.settings.webhook.url:  # off unless configured
+                webhook = WebhookSink(self.settings.webhook)
+                stack.push_async_callback(webhook.aclose)
+                sinks.append(webhook)
             self._workers = Workers(
                 predictor,
                 decider,
@@ -128,6 +137,7 @@ class ScorerService:
                 watcher=watcher,
                 stats=self.stats,
                 metrics=self._metrics,
+                lane=ReviewLane(store),
             )
             self._intake = Intake(
                 consumer,

@@ -15,6 +15,7 @@ class ScorerStats:
     records: int = 0
     scored: int = 0
     alerts: int = 0
+    samples: int = 0  # non-alerts sent to the console's review lane
     dead_letters: int = 0
     batches: int = 0
     last_batch_size: int = 0
@@ -32,6 +33,7 @@ class ScorerMetrics:
         self.infer = m.latency("inference_seconds", "Model time per micro-batch")
         self.e2e = m.latency("end_to_end_seconds", "Alert emitted minus comment fetched")
         self.alerts = m.counter("alerts", "Alerts handled by each sink", ("sink", "outcome"))
+        self.samples = m.counter("review_samples", "Non-alerting comments sampled for review")
         self.backpressure = m.counter(
             "sink_backpressure", "Sink write attempts that failed and were retried", ("sink",)
         )

@@ -3,8 +3,9 @@
 Two tasks, each draining its queue: scoring runs the model (on the predictor's thread)
 and swaps in a newly promoted model between batches; delivery decides alerts, writes the
 batch to every sink (each until it succeeds: a sink that is down holds its batch, which
-keeps the in-flight count up and so pauses fetching) and then marks the batch's records
-finished for the checkpoint.
+keeps the in-flight count up and so pauses fetching), then to the console's review lane
+(sampled non-alerts and the live score histogram, held the same way), and then marks the
+batch's records finished for the checkpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import structlog
 
 from monitor.bus import TopicPartition
-from monitor.errors import SinkBackpressure
+from monitor.errors import SinkBackpressure, StoreUnavailable
 from monitor.model.predictor import Predictor
 from monitor.retry import Retry
 from monitor.schemas import Alert, Comment, Score, utcnow
@@ -28,6 +29,7 @@ from monitor.scoring.decider import Decider
 from monitor.scoring.model_watch import ModelWatcher
 from monitor.scoring.stats import ScorerMetrics, ScorerStats
 from monitor.sinks import Sink
+from monitor.store import ReviewLane, Sampled
 
 __all__ = ["Batch", "Workers"]
 
@@ -51,6 +53,7 @@ class Workers:
         watcher: ModelWatcher | None,
         stats: ScorerStats,
         metrics: ScorerMetrics,
+        lane: ReviewLane | None = None,
     ) -> None:
         self.predictor = predictor
         self._decider = decider
@@ -70,6 +73,8 @@ class Workers:
             )
             for sink in self._sinks
         }
+        self._lane = lane
+        self._lane_retry = Retry("review lane", base_s=0.5, cap_s=15, retry_on=(StoreUnavailable,))
         self._serving(predictor)
 
     def submit(self, items: list[Pending[Comment]]) -> None:
@@ -118,8 +123,10 @@ class Workers:
             )
             scores = [d.score for d in decisions]
             alerts = [d.alert for d in decisions if d.alert is not None]
+            samples = [d.sample for d in decisions if d.sample is not None]
             async with self._checkpoint.writing():
                 await self._write(alerts, scores)
+                await self._write_lane(samples, scores)
                 for pending, _ in live:
                     self._checkpoint.finished(
                         pending.tp, pending.offset, batch.generations[pending.tp]
@@ -145,6 +152,18 @@ class Workers:
             self._metrics.alerts.labels(sink.name, "written").inc(delivery.written)
             self._metrics.alerts.labels(sink.name, "duplicate").inc(delivery.duplicates)
             self._metrics.alerts.labels(sink.name, "suppressed").inc(delivery.suppressed)
+
+    async def _write_lane(self, samples: list[Sampled], scores: list[Score]) -> None:
+        """The review lane, until it succeeds (idempotent per sample, like the sinks)."""
+        if self._lane is None or not scores:
+            return
+        lane = self._lane
+        written = await self._lane_retry.call(
+            lambda: lane.write(samples, scores),
+            on_failure=lambda _e: self._metrics.backpressure.labels("review_lane").inc(),
+        )
+        self._stats.samples += written
+        self._metrics.samples.inc(written)
 
     def _serving(self, predictor: Predictor) -> None:
         self.predictor = predictor

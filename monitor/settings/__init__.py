@@ -25,6 +25,8 @@ from monitor.errors import ConfigError
 from monitor.settings.sections import (
     AlertPolicy,
     AlertSettings,
+    ConsoleSettings,
+    ConsoleUser,
     KafkaSettings,
     KeywordTarget,
     PostTarget,
@@ -32,6 +34,7 @@ from monitor.settings.sections import (
     RegistrySettings,
     ScorerSettings,
     TrainerSettings,
+    WebhookSettings,
     WeiboSettings,
     mask_url,
 )
@@ -39,6 +42,8 @@ from monitor.settings.sections import (
 __all__ = [
     "AlertPolicy",
     "AlertSettings",
+    "ConsoleSettings",
+    "ConsoleUser",
     "KafkaSettings",
     "KeywordTarget",
     "PostTarget",
@@ -47,6 +52,7 @@ __all__ = [
     "ScorerSettings",
     "Settings",
     "TrainerSettings",
+    "WebhookSettings",
     "WeiboSettings",
     "load_settings",
     "mask_url",
@@ -76,6 +82,8 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     registry: RegistrySettings = RegistrySettings()
     trainer: TrainerSettings = TrainerSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    webhook: WebhookSettings = WebhookSettings()
 
     @property
     def registry_root(self) -> Path:

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 __all__ = [
     "AlertPolicy",
     "AlertSettings",
+    "ConsoleSettings",
+    "ConsoleUser",
     "KafkaSettings",
     "KeywordTarget",
     "PostTarget",
@@ -20,6 +22,7 @@ __all__ = [
     "RegistrySettings",
     "ScorerSettings",
     "TrainerSettings",
+    "WebhookSettings",
     "WeiboSettings",
     "mask_url",
 ]
@@ -169,6 +172,10 @@ class ScorerSettings(_Section):
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = Field(
         0, description="Prometheus and health endpoints of `lovelorn score`; 0 = off"
     )
+    review_sample_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.01,
+        description="share of non-alerting comments sent to the console's review lane; 0 = off",
+    )
 
 
 class AlertPolicy(_Section):
@@ -211,6 +218,73 @@ class TrainerSettings(_Section):
         "none", description="fit a char n-gram teacher's cross-fitted probabilities (distillation)"
     )
     teacher_folds: Annotated[int, Field(ge=2)] = 5
+
+
+_HASH = re.compile(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_=-]+\$[A-Za-z0-9_=-]+")
+
+
+class ConsoleUser(_Section):
+    """A reviewer: a salted scrypt hash (``lovelorn console adduser`` writes one) and a team."""
+
+    password: str = Field(description="scrypt$N$r$p$salt$hash, never the password itself")
+    team: str = Field("care", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+
+    @field_validator("password")
+    @classmethod
+    def _hashed(cls, value: str) -> str:
+        if not _HASH.fullmatch(value):
+            raise ValueError("is not a password hash: create one with `lovelorn console adduser`")
+        return value
+
+
+class ConsoleSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8765
+    secret_key: SecretStr | None = Field(
+        None, description="signs session cookies; required to start the console"
+    )
+    users: dict[str, ConsoleUser] = {}
+    users_file: Path | None = Field(
+        None, description="JSON users file; unset = <home>/console-users.json"
+    )
+    auth: Literal["password", "header"] = Field(
+        "password", description="header = trust a reverse proxy's user header (SSO)"
+    )
+    trusted_header: str = Field(
+        "X-Forwarded-User", description="the proxy's user header, read only when auth = header"
+    )
+    default_team: str = Field(
+        "care", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="team of header users not in users"
+    )
+    session_max_age_s: Annotated[int, Field(ge=60)] = 8 * 3600
+    secure_cookies: bool = Field(False, description="set behind TLS: cookies only over HTTPS")
+    queue_window: Annotated[int, Field(ge=10, le=1000)] = Field(
+        100, description="alerts a team's queue holds delivered but undecided"
+    )
+    audit_maxlen: Annotated[int, Field(ge=1000)] = 1_000_000
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        0, description="Prometheus endpoint of `lovelorn console` (score PSI gauge); 0 = off"
+    )
+
+
+class WebhookSettings(_Section):
+    """Alerts pushed to a team's HTTPS endpoint; off while ``url`` is unset."""
+
+    url: str | None = None
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for the signature header")
+    policies: list[str] = Field([], description="only alerts meeting one of these; empty = all")
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    retry_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="per alert, before the batch is held and retried by the scorer"
+    )
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value
 
 
 def mask_url(url: str | None) -> str | None:

@@ -14,6 +14,14 @@ class Keys:
         self.stream = f"{prefix}alerts"
         self.channel = f"{prefix}alerts:live"
         self.models = f"{prefix}models"
+        # the console: verdicts, the review lane of sampled non-alerts, escalations, audit
+        self.verdicts = f"{prefix}verdicts"
+        self.verdict_counts = f"{prefix}verdicts:counts"
+        self.review_lane = f"{prefix}review:sample"
+        self.urgent = f"{prefix}urgent"
+        self.audit = f"{prefix}audit"
+        self.score_versions = f"{prefix}scores:versions"
+        self.index_cursor = f"{prefix}console:index:cursor"
 
     def dedupe(self, alert_id: str) -> str:
         return f"{self.prefix}alert:{alert_id}"
@@ -29,6 +37,26 @@ class Keys:
 
     def cursor(self, target: str) -> str:
         return f"{self.prefix}cursor:{target}"
+
+    def sample(self, sample_id: str) -> str:
+        """Dedupe key of a review-lane entry (like ``dedupe`` for alerts)."""
+        return f"{self.prefix}sample:{sample_id}"
+
+    def decided(self, team: str, item_id: str) -> str:
+        """Set once a team gave a verdict on an alert or sample id."""
+        return f"{self.prefix}decided:{team}:{item_id}"
+
+    def user_alerts(self, user_id: str) -> str:
+        """The console's index of a user's alert entries (stream ids by time)."""
+        return f"{self.prefix}console:user:{user_id}"
+
+    def hourly(self, day: str) -> str:
+        """Alerts per hour and policy on one UTC day (``YYYYMMDD``)."""
+        return f"{self.prefix}console:hourly:{day}"
+
+    def score_histogram(self, version: str, hour: str) -> str:
+        """Live scores of one model version in one UTC hour (``YYYYMMDDHH``), by logit bin."""
+        return f"{self.prefix}scores:hist:{version}:{hour}"
 
     def replay(self) -> Keys:
         """Replay writes under its own prefix, never into the live stream."""

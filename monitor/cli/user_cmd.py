@@ -1,0 +1,104 @@
+"""``lovelorn user export|forget ID``: data-subject requests for one commenter.
+
+The ID is the Weibo user id; in privacy mode alerts hold its keyed pseudonym, which is
+derived here too, so both forms are found. Kafka topics are not touched: their records
+expire with the topics' retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+
+import click
+
+from monitor.cli.context import AppContext
+
+
+@click.group("user")
+def user_group() -> None:
+    """What the monitor keeps about one commenter: export it, or erase it."""
+
+
+def _ids(app: AppContext, user_id: str) -> list[str]:
+    from monitor.scoring.decider import Decider
+
+    settings = app.settings
+    decider = Decider(settings.alerts, max_text_chars=settings.scorer.max_text_chars)
+    return list(dict.fromkeys([user_id, decider.user_ref(user_id) or user_id]))
+
+
+def _subject(user_id: str) -> str:
+    """The audit log names a request by a digest, never by the id it may have to forget."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:16]
+
+
+@user_group.command("export")
+@click.argument("user_id")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write JSON here instead of standard output.",
+)
+@click.pass_obj
+def export(app: AppContext, user_id: str, out: Path | None) -> None:
+    """Alerts, per-user state, cooldown, verdicts and review-lane entries about USER_ID."""
+    from monitor.store import AuditLog, DataSubjects, Store
+
+    settings = app.services_settings(kafka=False)
+    ids = _ids(app, user_id)
+
+    async def run():  # type: ignore[no-untyped-def]
+        async with Store(settings.redis) as store:
+            data = await DataSubjects(store).export(ids)
+            await AuditLog(store, maxlen=settings.console.audit_maxlen).record(
+                _who(), "user_export", subject=_subject(user_id)
+            )
+            return data
+
+    text = json.dumps(asyncio.run(run()), ensure_ascii=False, indent=2)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"exported to {out}")
+
+
+@user_group.command("forget")
+@click.argument("user_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def forget(app: AppContext, user_id: str, yes: bool) -> None:
+    """Delete everything kept in Redis about USER_ID (alerts, state, verdicts, review lane)."""
+    from monitor.store import AuditLog, DataSubjects, Store
+
+    settings = app.services_settings(kafka=False)
+    ids = _ids(app, user_id)
+    if not yes:
+        click.confirm(f"erase everything about {user_id} from Redis?", abort=True)
+
+    async def run():  # type: ignore[no-untyped-def]
+        async with Store(settings.redis) as store:
+            removed = await DataSubjects(store).forget(ids)
+            await AuditLog(store, maxlen=settings.console.audit_maxlen).record(
+                _who(), "user_forget", subject=_subject(user_id)
+            )
+            return removed
+
+    removed = asyncio.run(run())
+    click.echo("erased: " + ", ".join(f"{n} {kind}" for kind, n in removed.items()))
+    click.echo(
+        "note: Kafka topics keep their copies until retention expires; earlier exports are yours to delete"
+    )
+
+
+def _who() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+COMMANDS = [user_group]

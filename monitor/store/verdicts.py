@@ -1,0 +1,299 @@
+"""Review at the Redis boundary: the team queues, the verdicts and the review lane.
+
+Queue: a team reads a stream through its own consumer group (``console:<team>``, and
+``console:<team>:<policy>`` for a policy view, like ``AlertLog.read``), as one consumer,
+so its reviewers share one queue. Entries stay pending (delivered, unacknowledged) until a
+verdict: the queue *is* the group's pending list, topped up to ``window`` entries, so a
+console that crashes loses nothing. Entries a policy view skips are acknowledged in that
+view's group only; every other group still delivers them.
+
+Verdicts: one Lua script appends the verdict, counts it, marks the item decided for the
+team and acknowledges it in every group of the team, atomically; a team decides once.
+
+Lanes: ``alerts`` is the alert stream; ``sample`` is the review lane the scorer fills with
+a sample of non-alerting comments (``users.ReviewLane``), reviewed to estimate recall.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from redis.exceptions import ResponseError
+
+from monitor.errors import SchemaError
+from monitor.schemas import Alert, decode, encode, utcnow
+from monitor.store.alerts import reader_group
+from monitor.store.client import Store
+
+__all__ = [
+    "DECIDED_TTL_S",
+    "Item",
+    "Lane",
+    "ReviewQueue",
+    "Sampled",
+    "Verdict",
+    "VerdictLog",
+    "score_bin",
+]
+
+Lane = Literal["alerts", "sample"]
+DECIDED_TTL_S = 90 * 24 * 3600
+BIN_WIDTH = 0.25  # in logit units; bins -40..40 cover scores from 4.5e-5 to 1 - 4.5e-5
+_TOP_UP_ROUNDS = 5  # a rare policy must not scan the whole stream on one page view
+
+
+def score_bin(score: float) -> int:
+    """The histogram bin of a score: its logit in steps of BIN_WIDTH, clipped to ±40."""
+    p = min(max(score, 1e-9), 1 - 1e-9)
+    return max(-40, min(40, round(math.log(p / (1 - p)) / BIN_WIDTH)))
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    schema_version: Literal[1] = 1
+
+
+class Sampled(_Record):
+    """A non-alerting comment sampled for review (to estimate what alerts miss)."""
+
+    sample_id: str  # alert_id(comment, model version): stable, so writes are idempotent
+    comment_id: str
+    post_id: str
+    reply_to: str | None = None
+    user_id: str | None = None
+    text: str | None = None
+    score: Annotated[float, Field(ge=0, le=1)]
+    threshold: Annotated[float, Field(ge=0, le=1)]
+    model_version: str
+    created_at: AwareDatetime
+    fetched_at: AwareDatetime
+    sampled_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Verdict(_Record):
+    """A reviewer's decision on an alert (lane ``alerts``) or a sampled comment (``sample``)."""
+
+    alert_id: str
+    lane: Lane = "alerts"
+    comment_id: str
+    post_id: str | None = None
+    user_id: str | None = None
+    text: str | None = None
+    score: Annotated[float, Field(ge=0, le=1)]
+    model_version: str
+    policies: list[str] = []
+    verdict: Literal["lovelorn", "not_lovelorn", "unsure"]
+    note: Annotated[str, Field(max_length=2000)] = ""
+    urgent: bool = False
+    reviewer: str
+    team: str
+    at: AwareDatetime = Field(default_factory=utcnow)
+
+    @property
+    def label(self) -> int | None:
+        """1 lovelorn, 0 not, None unsure (dropped from training and precision)."""
+        return {"lovelorn": 1, "not_lovelorn": 0}.get(self.verdict)
+
+
+Item = Alert | Sampled
+
+
+def _item_id(item: Item) -> str:
+    return item.alert_id if isinstance(item, Alert) else item.sample_id
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class ReviewQueue:
+    """One team's view of one lane (optionally one policy), as described above."""
+
+    CONSUMER = "console"
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        team: str,
+        lane: Lane = "alerts",
+        policy: str | None = None,
+        window: int = 100,
+        cache: dict[str, Item] | None = None,
+    ) -> None:
+        self._store, self._redis, self._keys = store, store.redis, store.keys
+        self.team, self.lane, self.policy, self.window = team, lane, policy, window
+        self.stream = self._keys.stream if lane == "alerts" else self._keys.review_lane
+        self.group = reader_group(f"console:{team}", policy)
+        self._kind: type[Item] = Alert if lane == "alerts" else Sampled
+        self._cache = cache if cache is not None else {}
+
+    async def entries(self) -> list[tuple[str, Item]]:
+        """(stream id, item) of every undecided entry in the queue, oldest delivery first."""
+        with self._store.errors(f"reading the {self.group} queue"):
+            ids = await self._pending()
+            if len(ids) < self.window:
+                await self._top_up(self.window - len(ids))
+                ids = await self._pending()
+            loaded = await self._load(ids)
+            gone = [i for i in ids if i not in loaded]
+            decided = await self._decided([loaded[i] for i in ids if i in loaded])
+            done = [i for i in ids if i in loaded and _item_id(loaded[i]) in decided]
+            if gone or done:
+                await self._redis.xack(self.stream, self.group, *gone, *done)
+        return [(i, loaded[i]) for i in ids if i in loaded and i not in done]
+
+    async def get(self, entry_id: str) -> Item | None:
+        """One entry, read from Redis (never the cache: a forgotten user's entry is gone)."""
+        with self._store.errors(f"reading entry {entry_id}"):
+            reply = await self._redis.xrange(self.stream, entry_id, entry_id, count=1)
+        return self._decode(reply[0][1]) if reply else None
+
+    async def waiting(self) -> int | None:
+        """Entries the team has not decided yet (pending + not yet delivered), if Redis says."""
+        with self._store.errors(f"measuring the {self.group} queue"):
+            for info in await self._redis.xinfo_groups(self.stream):
+                if _text(info["name"]) == self.group:
+                    lag = info.get("lag")
+                    return None if lag is None else int(lag) + int(info["pending"])
+        return None
+
+    async def _pending(self) -> list[str]:
+        """The group's pending ids; creates the group (from the stream's start) if missing."""
+        try:
+            rows = await self._redis.xpending_range(
+                self.stream, self.group, "-", "+", self.window, self.CONSUMER
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            try:  # a new team or view, or Redis restarted without persistence
+                await self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            except ResponseError as race:
+                if "BUSYGROUP" not in str(race):
+                    raise
+            return []
+        return [_text(row["message_id"]) for row in rows]
+
+    async def _top_up(self, want: int) -> None:
+        for _ in range(_TOP_UP_ROUNDS):
+            reply = await self._redis.xreadgroup(
+                self.group, self.CONSUMER, {self.stream: ">"}, count=want
+            )
+            entries = list(reply[0][1]) if reply else []
+            if not entries:
+                return
+            kept: dict[str, Item] = {}
+            skip: list[str] = []
+            for raw_id, fields in entries:
+                entry_id, item = _text(raw_id), self._decode(fields)
+                if item is None or (
+                    self.policy and self.policy not in getattr(item, "policies", [])
+                ):
+                    skip.append(entry_id)
+                else:
+                    kept[entry_id] = self._cache[f"{self.stream}/{entry_id}"] = item
+            decided = await self._decided(list(kept.values()))
+            skip += [i for i, item in kept.items() if _item_id(item) in decided]
+            if skip:
+                await self._redis.xack(self.stream, self.group, *skip)
+            want -= len(entries) - len(skip)
+            if want <= 0:
+                return
+
+    async def _load(self, ids: Sequence[str]) -> dict[str, Item]:
+        found = {
+            i: self._cache[f"{self.stream}/{i}"] for i in ids if f"{self.stream}/{i}" in self._cache
+        }
+        missing = [i for i in ids if i not in found]
+        if missing:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for entry_id in missing:
+                    pipe.xrange(self.stream, entry_id, entry_id, count=1)
+                replies = await pipe.execute()
+            for entry_id, reply in zip(missing, replies, strict=True):
+                item = self._decode(reply[0][1]) if reply else None
+                if item is not None:
+                    found[entry_id] = self._cache[f"{self.stream}/{entry_id}"] = item
+        while len(self._cache) > 20 * self.window + 10_000:  # oldest first: dicts keep order
+            self._cache.pop(next(iter(self._cache)))
+        return found
+
+    async def _decided(self, items: Sequence[Item]) -> set[str]:
+        if not items:
+            return set()
+        ids = [_item_id(item) for item in items]
+        flags = await self._redis.mget([self._keys.decided(self.team, i) for i in ids])
+        return {i for i, flag in zip(ids, flags, strict=True) if flag is not None}
+
+    def _decode(self, fields: dict[bytes, bytes]) -> Item | None:
+        try:
+            return decode(self._kind, fields.get(b"alert") or fields.get(b"sample"))
+        except SchemaError:
+            return None  # unreadable: acknowledged and skipped, as AlertLog.read does
+
+
+# KEYS: decided, verdicts, counts, source stream, urgent stream
+# ARGV: ttl, verdict json, entry id, item id, user, urgent, channel, n counts, counts…, groups…
+_VERDICT = """
+if not redis.call('SET', KEYS[1], ARGV[6] == '1' and 'urgent' or '1', 'NX', 'EX', ARGV[1]) then
+  return false
+end
+local id = redis.call('XADD', KEYS[2], '*', 'alert_id', ARGV[4], 'user', ARGV[5], 'verdict', ARGV[2])
+local n = tonumber(ARGV[8])
+for i = 1, n do redis.call('HINCRBY', KEYS[3], ARGV[8 + i], 1) end
+for i = 9 + n, #ARGV do redis.pcall('XACK', KEYS[4], ARGV[i], ARGV[3]) end
+if ARGV[6] == '1' then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', 'alert_id', ARGV[4], 'user', ARGV[5], 'verdict', ARGV[2])
+  redis.call('PUBLISH', ARGV[7], ARGV[2])
+end
+return id
+"""
+
+
+class VerdictLog:
+    def __init__(self, store: Store) -> None:
+        self._store, self._redis, self.keys = store, store.redis, store.keys
+        self._script = store.redis.register_script(_VERDICT)
+
+    async def record(self, verdict: Verdict, entry_id: str, groups: Iterable[str]) -> str | None:
+        """Append ``verdict`` and acknowledge ``entry_id`` in ``groups``; the verdict's stream
+        id, or None when the team had already decided this item (nothing written)."""
+        counts = [
+            f"{verdict.lane}|{p}|{verdict.model_version}|{verdict.verdict}"
+            for p in verdict.policies or ["-"]
+        ]
+        k, source = (
+            self.keys,
+            self.keys.stream if verdict.lane == "alerts" else self.keys.review_lane,
+        )
+        keys = [k.decided(verdict.team, verdict.alert_id), k.verdicts, k.verdict_counts, source]
+        args = [DECIDED_TTL_S, encode(verdict), entry_id, verdict.alert_id, verdict.user_id or ""]
+        args += ["1" if verdict.urgent else "0", f"{k.urgent}:live", len(counts), *counts, *groups]
+        with self._store.errors(f"recording a verdict on {verdict.alert_id}"):
+            written = await self._script(keys=[*keys, k.urgent], args=args)
+        return _text(written) if written else None
+
+    async def scan(self, batch: int = 1000) -> AsyncIterator[tuple[str, Verdict]]:
+        """Every verdict, oldest first, as (stream id, verdict)."""
+        start = "-"
+        while True:
+            with self._store.errors("reading verdicts"):
+                entries = await self._redis.xrange(self.keys.verdicts, start, "+", count=batch)
+            for raw_id, fields in entries:
+                try:
+                    yield _text(raw_id), decode(Verdict, fields.get(b"verdict"))
+                except SchemaError:
+                    continue
+            if len(entries) < batch:
+                return
+            start = f"({_text(entries[-1][0])}"
+
+    async def counts(self) -> dict[str, int]:
+        """``lane|policy|model version|verdict`` → how many verdicts."""
+        with self._store.errors("reading verdict counts"):
+            raw = await self._redis.hgetall(self.keys.verdict_counts)
+        return {_text(k): int(v) for k, v in raw.items()}
