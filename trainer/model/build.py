@@ -21,10 +21,12 @@ from trainer.errors import ModelError
 __all__ = [
     "PRESETS",
     "BuiltModel",
-    "ModelError",
     "build_from_scratch",
+    "dygraph",
     "generate_vocab",
     "load_pretrained",
+    "scratch_config",
+    "write_vocab",
 ]
 
 # Published ERNIE 3.0 Tiny v2 configs (paddlenlp ERNIE_PRETRAINED_INIT_CONFIGURATION), plus two
@@ -94,7 +96,9 @@ def generate_vocab() -> list[str]:
     )
 
 
-def _config(size: str, vocab_size: int, max_seq_len: int) -> Any:
+def scratch_config(size: str, vocab_size: int, max_seq_len: int) -> Any:
+    """The ``ErnieConfig`` of ``size``: the classifier and the masked-LM pretraining share it,
+    so pretrained weights load into the classifier."""
     quiet_paddle()
     from paddlenlp.transformers import ErnieConfig
     from paddlenlp.transformers.ernie.configuration import ERNIE_PRETRAINED_INIT_CONFIGURATION
@@ -121,7 +125,7 @@ def _config(size: str, vocab_size: int, max_seq_len: int) -> Any:
     return ErnieConfig(**fields)
 
 
-def _dygraph() -> Any:
+def dygraph() -> Any:
     """Paddle in dygraph mode for this caller, where the model's parameters are created.
 
     Paddle's mode is not global: after an export (``paddle.jit.to_static``) elsewhere in the
@@ -137,15 +141,12 @@ def _dygraph() -> Any:
 
 def build_from_scratch(size: str, work_dir: Path, *, seed: int, max_seq_len: int) -> BuiltModel:
     """The ERNIE architecture of ``size`` with random weights and a generated vocabulary."""
-    paddle = _dygraph()
+    paddle = dygraph()
     from paddlenlp.transformers import ErnieForSequenceClassification, ErnieTokenizer
 
-    work_dir.mkdir(parents=True, exist_ok=True)
-    vocab_file = work_dir / "generated_vocab.txt"
-    vocab = generate_vocab()
-    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    vocab_file, vocab = write_vocab(work_dir)
     tokenizer = ErnieTokenizer(vocab_file=str(vocab_file))
-    config = _config(size, len(vocab), max_seq_len)
+    config = scratch_config(size, len(vocab), max_seq_len)
     paddle.seed(seed)  # parameters are drawn from the global generator at construction
     model = ErnieForSequenceClassification(config)
     name = PRESETS.get(size, size)
@@ -154,9 +155,18 @@ def build_from_scratch(size: str, work_dir: Path, *, seed: int, max_seq_len: int
     )
 
 
+def write_vocab(work_dir: Path) -> tuple[Path, list[str]]:
+    """The generated vocabulary, written where a tokenizer can read it."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    vocab_file = work_dir / "generated_vocab.txt"
+    vocab = generate_vocab()
+    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    return vocab_file, vocab
+
+
 def load_pretrained(name_or_dir: str) -> BuiltModel:
     """Real weights: a local checkpoint directory, or a model name paddlenlp can download."""
-    _dygraph()
+    dygraph()
     from paddlenlp.transformers import AutoTokenizer, ErnieForSequenceClassification
 
     local = Path(name_or_dir)
