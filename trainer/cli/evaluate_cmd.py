@@ -53,6 +53,13 @@ __all__ = ["evaluate"]
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the calibration split."
 )
+@click.option(
+    "--half",
+    type=click.Choice(["A", "B"]),
+    default=None,
+    help="With --dev-labels: only this half of the dev set (the halves of --calibrate-on 0.5 "
+    "--seed SEED). Choose on A; report B once per adopted recipe.",
+)
 @click.pass_obj
 def evaluate(
     app: AppContext,
@@ -68,11 +75,17 @@ def evaluate(
     out_dir: Path | None,
     calibration_fraction: float | None,
     seed: int,
+    half: str | None,
 ) -> None:
     """Score labelled texts with a registered model; report P/R/F1, flag rates per group, PR curve, examples."""
     from monitor.model.bundled import registry_for
     from trainer.data import load_source
-    from trainer.evaluation.evaluate import EvalItem, evaluate_items, load_dev_labels
+    from trainer.evaluation.evaluate import (
+        EvalItem,
+        evaluate_items,
+        load_dev_labels,
+        split_dev_halves,
+    )
 
     settings = app.settings
     if dev_labels is not None:
@@ -84,6 +97,11 @@ def evaluate(
             load_dev_labels(dev_labels, corpus),
             f"lovelorn dev labels ({dev_labels.name})",
         )
+        if half is not None:
+            if calibration_fraction is not None:
+                raise click.UsageError("use --half or --calibrate-on, not both")
+            items = split_dev_halves(items, seed)[0 if half == "A" else 1]
+            title = f"lovelorn dev half {half} ({dev_labels.name}, seed {seed})"
     elif data_path is not None:
         spec = source_spec(data_path, text_column, label_column, None, columns, label_map, "auto")
         examples, _ = load_source(spec)
@@ -92,10 +110,11 @@ def evaluate(
         title = data_path.name
     else:
         raise click.UsageError("give --data FILE or --dev-labels FILE --corpus FILE")
+    if half is not None and dev_labels is None:
+        raise click.UsageError("--half needs --dev-labels")
     resolved = registry_for(settings).resolve(version)
-    out_dir = (
-        out_dir
-        or settings.registry_root / "versions" / resolved / "evaluations" / title.split(" ")[0]
+    out_dir = out_dir or settings.registry_root / "versions" / resolved / "evaluations" / (
+        f"dev-half-{half}" if half else title.split(" ")[0]
     )
     report = evaluate_items(
         settings,

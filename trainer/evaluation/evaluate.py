@@ -26,7 +26,7 @@ from trainer.errors import DataError
 from trainer.evaluation.metrics import binary_report, f1_of, pr_curve, precision_at_recall
 from trainer.evaluation.report import plot_confusion, plot_pr, write_report
 
-__all__ = ["EvalItem", "evaluate_items", "load_dev_labels", "report_scores"]
+__all__ = ["EvalItem", "evaluate_items", "load_dev_labels", "report_scores", "split_dev_halves"]
 
 EXAMPLES = 15
 
@@ -197,6 +197,12 @@ def report_scores(
         sections=tuple(sorted(thresholds)),
     )
     return report
+
+
+def split_dev_halves(items: Sequence[EvalItem], seed: int) -> tuple[list[EvalItem], list[EvalItem]]:
+    """The dev set's two halves as ``--calibrate-on 0.5 --seed SEED`` makes them: (A, B)."""
+    first, second = _stratified_split(items, 0.5, seed)
+    return [items[i] for i in first], [items[i] for i in second]
 
 
 def _stratified_split(

@@ -12,6 +12,7 @@ from monitor.model.manifest import PRPoint
 from monitor.model.thresholds import threshold_for_precision
 
 __all__ = [
+    "average_precision",
     "binary_report",
     "choose_threshold",
     "f1_of",
@@ -74,6 +75,18 @@ def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[PRPoint]:
         )
         for i in last
     ]
+
+
+def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Mean of the precision at each lovelorn text's rank (ties broken against us: the same
+    figure as scikit-learn's ``average_precision_score``)."""
+    y_true = np.asarray(y_true, dtype=int)
+    curve = pr_curve(y_true, scores)
+    total, previous = 0.0, 0.0
+    for point in curve:
+        total += (point.recall - previous) * point.precision
+        previous = point.recall
+    return float(total) if y_true.sum() else 0.0
 
 
 def precision_at_recall(curve: Sequence[PRPoint], recall: float) -> float:
