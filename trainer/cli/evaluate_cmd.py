@@ -145,6 +145,7 @@ def evaluate(
     click.echo(
         "precision at recall ≥ "
         + ", ".join(f"{r}: {p:.3f}" for r, p in report["precision_at_recall"].items())
+        + f"; average precision {report['average_precision']:.3f}"
     )
     click.echo(f"report: {out_dir / 'report.md'}")
 

@@ -23,7 +23,13 @@ from monitor.model.thresholds import Thresholds, policy_threshold
 from monitor.settings import Settings
 from monitor.text import clean_text
 from trainer.errors import DataError
-from trainer.evaluation.metrics import binary_report, f1_of, pr_curve, precision_at_recall
+from trainer.evaluation.metrics import (
+    average_precision,
+    binary_report,
+    f1_of,
+    pr_curve,
+    precision_at_recall,
+)
 from trainer.evaluation.report import plot_confusion, plot_pr, write_report
 
 __all__ = ["EvalItem", "evaluate_items", "load_dev_labels", "report_scores", "split_dev_halves"]
@@ -163,6 +169,7 @@ def report_scores(
     report["precision_at_recall"] = {
         f"{r:.1f}": precision_at_recall(curve, r) for r in (0.3, 0.5, 0.6, 0.7, 0.8)
     }
+    report["average_precision"] = average_precision(y, scores)
     if any(i.ambiguous for i in items):
         clear = np.array([not i.ambiguous for i in items])
         flagged = scores >= thresholds["default"]
