@@ -1,6 +1,7 @@
 """Scorer throughput: naive per-message dygraph vs the batched predictor vs the whole pipeline.
 
-    python bench/scorer.py --data ../shared/data/ocemotion/train.tsv
+    python bench/scorer.py --data ../shared/data/ocemotion/train.tsv \
+        --dev-labels ../shared/data/lovelorn_dev.tsv --ghz 3.0
 
 For each model size (random weights: speed does not depend on them), on texts sampled from
 the data file so the length distribution is real:
@@ -13,10 +14,15 @@ the data file so the length distribution is real:
        by length into buckets of 16, each padded only to its own longest text (rounded to
        16), Paddle Inference with oneDNN
 
-It also measures the CPU's float32 matmul GFLOP/s (numpy/OpenBLAS, best of several shapes)
-and the fraction of it (b) reaches, counting the FLOPs of every padded token; and, for the
-first size, the end-to-end scorer (Kafka consumer → predictor → Kafka + Redis sinks, on the
-embedded broker and Redis) against the standalone predictor on the same texts.
+  (c)  the predictor in each CPU precision (fp32 / bf16 / int8; a precision this CPU or
+       Paddle build cannot run is a row saying why), against the roofline of bench/roofline.py:
+       the GEMM peak measured through Paddle Inference + oneDNN at the size's own shapes, and
+       the ISA's theoretical peak. Useful FLOPs (real tokens) and padded FLOPs (as executed)
+       are shown separately; the accuracy change is against fp32 on the same texts (max |dP|)
+       and, with --dev-labels, the average precision on the lovelorn dev labels.
+
+and, for the first size, the end-to-end scorer (Kafka consumer → predictor → Kafka + Redis
+sinks, on the embedded broker and Redis) against the standalone predictor on the same texts.
 All numbers come from one run, side by side; the machine is noisy, so compare ratios.
 """
 
@@ -34,6 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.precisions import model_flops, precision_rows, print_precision_table
+from bench.roofline import cpu_info, flops_per_batch
 from monitor.embedded import EmbeddedServices
 from monitor.model import Manifest, ModelRegistry, buckets, encode_batch
 from monitor.model.predictor import PaddlePredictor
@@ -46,31 +54,6 @@ from trainer.model.export import export_static
 
 BATCH = 64  # the scorer's default micro-batch (buckets of 16 rows inside)
 PADDLEHUB_MAX_SEQ_LEN = 128
-
-
-def matmul_peak(seconds: float = 2.0) -> float:
-    """Best float32 GFLOP/s of numpy matmul over a few square and model-like shapes."""
-    best = 0.0
-    rng = np.random.default_rng(0)
-    for m, k, n in ((1024, 1024, 1024), (2048, 2048, 2048), (1536, 768, 3072), (1280, 312, 1248)):
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
-        a @ b  # warm-up
-        deadline = time.perf_counter() + seconds / 4
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            a @ b
-            best = max(best, 2 * m * k * n / (time.perf_counter() - t0) / 1e9)
-    return best
-
-
-def flops_per_batch(config: dict, rows: int, width: int) -> float:
-    """Encoder matmuls on every (padded) token plus attention scores and mixing."""
-    h, i, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
-    tokens = rows * width
-    dense = 2 * tokens * layers * (4 * h * h + 2 * h * i)
-    attention = 2 * rows * layers * 2 * width * width * h
-    return dense + attention
 
 
 def per_message_dygraph(model, tokenizer, texts: list[str], pad_to: int | None) -> float:  # type: ignore[no-untyped-def]
@@ -182,6 +165,22 @@ async def end_to_end(
         services.down()
 
 
+def dev_texts(dev_labels: Path, corpus: Path) -> tuple[list[str], np.ndarray]:
+    """The lovelorn dev labels (id, lovelorn, ambiguous) joined to their texts by id."""
+    text_by_id = {}
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        cells = line.split("\t")
+        if len(cells) >= 2:
+            text_by_id[cells[0]] = clean_text(cells[1])
+    texts, labels = [], []
+    for line in dev_labels.read_text(encoding="utf-8").splitlines()[1:]:
+        cells = line.split("\t")
+        if len(cells) >= 2 and text_by_id.get(cells[0]):
+            texts.append(text_by_id[cells[0]])
+            labels.append(int(cells[1]))
+    return texts, np.array(labels)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -192,10 +191,17 @@ def main() -> None:
         "--texts", type=int, default=2048, help="texts for the batched and end-to-end runs"
     )
     parser.add_argument(
-        "--naive-texts", type=int, default=256, help="texts for the per-message runs"
+        "--naive-texts", type=int, default=256, help="texts for the per-message runs (0: skip)"
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-seq-len", type=int, default=128)
+    parser.add_argument("--precisions", default="fp32,bf16,int8")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds")
+    parser.add_argument("--dev-labels", type=Path, help="lovelorn_dev.tsv, for AP per precision")
+    parser.add_argument(
+        "--ghz", type=float, help="clock for the theoretical peak (default: cpuinfo)"
+    )
+    parser.add_argument("--no-e2e", action="store_true", help="skip the Kafka + Redis run")
     args = parser.parse_args()
 
     rows_in = [line.split("\t") for line in args.data.read_text(encoding="utf-8").splitlines()]
@@ -206,23 +212,28 @@ def main() -> None:
         f"texts: {len(texts)} sampled from {args.data.name}; chars mean {np.mean(lengths):.0f}, "
         f"median {np.median(lengths):.0f}, p90 {np.percentile(lengths, 90):.0f}"
     )
-    peak = matmul_peak()
-    print(f"CPU float32 matmul peak (numpy/OpenBLAS, best of 4 shapes): {peak:.0f} GFLOP/s\n")
+    dev = dev_texts(args.dev_labels, args.data) if args.dev_labels else None
+    if dev:
+        print(f"dev: {len(dev[0])} labelled texts, {int(dev[1].sum())} lovelorn")
+    cpu = cpu_info(args.ghz, args.threads)
 
-    rows = []
+    rows, precision_table, flops, n_texts = [], [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         e2e = None
         for n, size in enumerate(args.sizes.split(",")):
             model, tokenizer, config, out, manifest = export(size, work, args.max_seq_len)
             naive = texts[: args.naive_texts]
-            a = per_message_dygraph(model, tokenizer, naive, PADDLEHUB_MAX_SEQ_LEN)
-            a_nopad = per_message_dygraph(model, tokenizer, naive, None)
-            predictor = PaddlePredictor(
-                out, ScorerSettings(max_batch=BATCH, cpu_threads=args.threads), manifest
+            a = (
+                per_message_dygraph(model, tokenizer, naive, PADDLEHUB_MAX_SEQ_LEN)
+                if naive
+                else None
             )
+            a_nopad = per_message_dygraph(model, tokenizer, naive, None) if naive else None
+            settings = ScorerSettings(max_batch=BATCH, cpu_threads=args.threads, precision="fp32")
+            predictor = PaddlePredictor(out, settings, manifest)
             b, gflops = batched_predictor(predictor, tokenizer, texts, config)
-            if n == 0:
+            if n == 0 and not args.no_e2e:
                 standalone = b
                 e2e = asyncio.run(end_to_end(texts, out, manifest, work, args.threads))
                 b_again, _ = batched_predictor(
@@ -230,15 +241,31 @@ def main() -> None:
                 )  # standalone again, after: noise check
                 standalone = (standalone + b_again) / 2
             predictor.close()
-            rows.append((size, a, a_nopad, b, b / a, gflops, gflops / peak))
-        print(
-            "| size | (a) dygraph per message, pad 128 | (a') per message, no pad | (b) batched predictor | (b)/(a) | achieved GFLOP/s | of matmul peak |"
-        )
-        print("|---|---|---|---|---|---|---|")
-        for size, a, a_nopad, b, ratio, gflops, frac in rows:
-            print(
-                f"| {size} | {a:.1f}/s | {a_nopad:.1f}/s | {b:.1f}/s | {ratio:.1f}× | {gflops:.0f} | {frac:.0%} |"
+            rows.append((size, a, a_nopad, b, gflops))
+            flops[size] = model_flops(config, tokenizer, texts, args.max_seq_len)
+            n_texts[size] = len(texts)
+            precision_table += precision_rows(
+                size,
+                out,
+                manifest,
+                config,
+                texts,
+                dev,
+                precisions=args.precisions.split(","),
+                threads=args.threads,
+                rounds=args.rounds,
             )
+        print(
+            "\n| size | (a) dygraph per message, pad 128 | (a') per message, no pad | (b) batched predictor, fp32 | (b)/(a) | padded GFLOP/s |"
+        )
+        print("|---|---|---|---|---|---|")
+        for size, a, a_nopad, b, gflops in rows:
+            na = "n/a"
+            print(
+                f"| {size} | {f'{a:.1f}/s' if a else na} | {f'{a_nopad:.1f}/s' if a_nopad else na} "
+                f"| {b:.1f}/s | {f'{b / a:.1f}×' if a else na} | {gflops:.1f} |"
+            )
+        print_precision_table(precision_table, flops, n_texts, cpu)
         if e2e is not None:
             print(
                 f"\nend to end ({args.sizes.split(',')[0]}, {len(texts)} comments, Tansu + Redis, batch {BATCH}): "

@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from monitor.embedded import EMBEDDED_WARNING, EmbeddedServices
+from monitor.embedded import EmbeddedServices
 from monitor.model.bundled import registry_for
 from monitor.schemas import Alert, decode
 from monitor.scoring.service import ScorerService
@@ -86,7 +86,6 @@ async def run_demo(
     summary = DemoSummary()
     started = time.monotonic()
     services = EmbeddedServices(settings, home / "services")
-    click.echo(f"note: {EMBEDDED_WARNING}")
     click.echo("starting the embedded broker and Redis …")
     await services.up()
     try:

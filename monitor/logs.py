@@ -71,6 +71,10 @@ def configure_logging(
     )
     debug = level.lower() == "debug"
     for name in ("aiokafka", "kafka"):
-        # not printed, but still seen by monitor.bus (it quotes the reason of a refused login)
-        logging.getLogger(name).propagate = debug
+        # not printed, but still seen by monitor.bus (it quotes the reason of a refused login);
+        # the NullHandler keeps logging's last-resort stderr handler from printing them anyway
+        logger = logging.getLogger(name)
+        logger.propagate = debug
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
     logging.getLogger("asyncio").setLevel(logging.DEBUG if debug else logging.CRITICAL)

@@ -113,6 +113,21 @@ def train_tiny(
     )
 
 
+def make_manifest(version: str = "v1", **fields: object):  # type: ignore[no-untyped-def]
+    """A minimal valid Manifest for the ``test`` model; ``fields`` override or add."""
+    from datetime import UTC, datetime
+
+    from monitor.model import Manifest
+
+    base: dict[str, object] = {"base_model": "test", "max_seq_len": 64, "threshold": 0.5}
+    return Manifest(
+        version=version,
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+        data_hash="x",
+        **(base | fields),
+    )
+
+
 def make_comment(i: int, text: str, *, post: str = "p1", user: str | None = None):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 

@@ -24,7 +24,7 @@ from trainer.data.sources import LoadReport
 from trainer.evaluation.metrics import binary_report, choose_threshold, pr_curve, thin_curve
 from trainer.evaluation.report import plot_confusion, plot_history, plot_pr, write_report
 from trainer.model.build import BuiltModel
-from trainer.model.export import check_parity, export_static
+from trainer.model.export import check_parity, export_static, precision_gates
 from trainer.model.finetune import FitResult, fine_tune, predict_dygraph
 from trainer.model.teacher import cross_fitted_targets
 
@@ -144,6 +144,9 @@ def train_and_register(
         provisional = Manifest(version="staged", created_at=utcnow(), **fields)
         parity_texts = [e.text for e in (dataset.validation + dataset.test)[:256]]
         parity = check_parity(built.model, built.tokenizer, staged, provisional, parity_texts)
+        gates = precision_gates(staged, provisional, [e.text for e in dataset.validation], val_true)
+        fields["precision_gates"] = {p: g.model_dump() for p, g in gates.items()}
+        log.info("precision_gates", **{p: g.passed for p, g in gates.items()})
 
         report_dir = staged / "report"
         report_dir.mkdir()

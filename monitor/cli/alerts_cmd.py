@@ -50,12 +50,12 @@ def tail(
     from monitor.retry import Retry, Stopped
     from monitor.store import AlertLog, Store
 
-    settings = app.services_settings(kafka=False)
-    known = sorted({"default", *settings.alerts.policies})
+    known = sorted({"default", *app.settings.alerts.policies})
     if policy is not None and policy not in known:
         raise click.BadParameter(
             f"unknown policy {policy!r}; known: {', '.join(known)}", param_hint="--policy"
         )
+    settings = app.services_settings(kafka=False)
 
     async def show(alert) -> None:  # type: ignore[no-untyped-def]
         if as_json:

@@ -13,9 +13,10 @@ from monitor.model.manifest import MANIFEST
 from monitor.model.registry import ModelRegistry
 from monitor.settings import Settings
 
-__all__ = ["BUNDLED_NAME", "bundled_model_dir", "registry_for"]
+__all__ = ["BUNDLED_NAME", "BUNDLED_VERSION", "bundled_model_dir", "registry_for"]
 
 BUNDLED_NAME = "bundled_model"
+BUNDLED_VERSION = "bundled"  # the manifest's version; seeding registers it as the next vN
 
 
 def bundled_model_dir() -> Path | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-__all__ = ["MANIFEST", "Manifest", "PRPoint"]
+__all__ = ["MANIFEST", "Manifest", "PRPoint", "PrecisionGate"]
 
 MANIFEST = "manifest.json"
 
@@ -18,6 +18,22 @@ class PRPoint(BaseModel):
     threshold: float
     precision: float
     recall: float
+
+
+class PrecisionGate(BaseModel):
+    """How a reduced CPU precision scored the version's validation texts against fp32 at export.
+
+    Scorers run a reduced precision only when ``passed``; ``max_abs_dp``/``d_ap`` are None
+    when it could not be measured (``reason`` says why, e.g. the exporting CPU lacks the ISA).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    precision: str
+    passed: bool
+    max_abs_dp: float | None = None
+    d_ap: float | None = None
+    texts: int = 0
+    reason: str = ""
 
 
 class Manifest(BaseModel):
@@ -41,6 +57,7 @@ class Manifest(BaseModel):
     files: dict[str, str] = {}
     notes: str = ""
     provenance: dict[str, Any] = {}
+    precision_gates: dict[str, PrecisionGate] = {}  # absent in older manifests: fp32 only
 
     def served_metric(self, name: str = "macro_f1") -> float | None:
         """A test figure at the serving threshold (what users get), falling back to 0.5."""

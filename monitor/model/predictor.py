@@ -5,6 +5,8 @@ Texts are tokenized with the tokenizer saved beside the model, truncated at the 
 own longest text (length bucketing); results come back in input order. Blank texts score
 0 without reaching the model. One predictor runs one batch at a time on its own worker
 thread, so the event loop keeps heartbeats and fetches going while a batch is scored.
+On CPU, ``scorer.precision`` picks fp32, bf16 or int8 through ``choose_precision``: a
+reduced precision runs only when the version's export gate passed and the CPU has the ISA.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from monitor.errors import ScoringError
 from monitor.model.device import choose_device
 from monitor.model.encoding import blank, buckets, encode_batch, pad, softmax_positive
 from monitor.model.manifest import Manifest
+from monitor.model.precision import Precision, choose_precision, cpu_support
 from monitor.model.registry import ModelRegistry
 from monitor.model.runtime import quiet_paddle
 from monitor.settings import ScorerSettings
@@ -42,7 +45,16 @@ class Predictor(Protocol):
 class PaddlePredictor:
     """An exported registry version on Paddle Inference (CPU with oneDNN, or GPU)."""
 
-    def __init__(self, model_dir: Path, settings: ScorerSettings, manifest: Manifest) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        settings: ScorerSettings,
+        manifest: Manifest,
+        *,
+        measuring: Precision | None = None,
+    ) -> None:
+        """``measuring`` is for the export gate only: run that CPU precision although the
+        manifest has no gate for it yet (it still must be supported by the CPU)."""
         quiet_paddle()
         import paddle
         from paddle import inference
@@ -56,6 +68,7 @@ class PaddlePredictor:
             self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except Exception as exc:
             raise ScoringError(f"cannot load the tokenizer of {model_dir}: {exc}") from None
+        self.precision: str = "fp32"  # on GPU: see self.device.precision
         self.device = choose_device(
             settings,
             cuda_available=paddle.is_compiled_with_cuda(),
@@ -89,6 +102,9 @@ class PaddlePredictor:
         else:
             config.disable_gpu()
             config.enable_mkldnn()
+            self.precision = self._cpu_precision(settings, measuring)
+            if self.precision == "bf16":
+                config.enable_mkldnn_bfloat16()  # after enable_mkldnn: it adds the bf16 passes
             config.set_cpu_math_library_num_threads(settings.cpu_threads)
         try:
             self._predictor = inference.create_predictor(config)
@@ -101,6 +117,16 @@ class PaddlePredictor:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"predictor-{self.version}"
         )
+
+    def _cpu_precision(self, settings: ScorerSettings, measuring: Precision | None) -> Precision:
+        if measuring is None:
+            return choose_precision(
+                settings.precision, self.manifest.precision_gates, version=self.version
+            )
+        why = cpu_support(measuring)
+        if why is not None:
+            raise ScoringError(f"cannot measure {measuring} for {self.version}: {why}")
+        return measuring
 
     @classmethod
     def from_registry(

@@ -160,6 +160,7 @@ class ScorerSettings(_Section):
     gpu_id: Annotated[int, Field(ge=0)] = 0
     tensorrt: bool = False
     fp16: bool = False
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"  # gated: model/precision.py
     max_batch: Annotated[int, Field(ge=1, le=4096)] = 64
     bucket_rows: Annotated[int, Field(ge=1, le=1024)] = Field(
         16, description="rows per length bucket inside a micro-batch"

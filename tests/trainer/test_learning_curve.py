@@ -34,8 +34,8 @@ def _recipe(tmp_path: Path, *, holdout: bool) -> Path:
     return recipe
 
 
-def _run(recipe: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    args = ["--recipe", str(recipe), "--dev-labels", str(tmp_path / "dev.tsv")]
+def _run(recipe: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = ["--recipe", str(recipe), "--dev-labels", str(tmp_path / "dev.tsv"), *extra]
     args += ["--corpus", str(tmp_path / "corpus.tsv"), "--fractions", "0.5,1", "--repeats", "2"]
     return subprocess.run(
         [sys.executable, "bench/learning_curve.py", *args],
@@ -47,9 +47,9 @@ def _run(recipe: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_one_row_per_share_on_the_held_out_dev_texts(tmp_path: Path) -> None:
-    done = _run(_recipe(tmp_path, holdout=True), tmp_path)
+    done = _run(_recipe(tmp_path, holdout=True), tmp_path, "--half", "all")
     assert done.returncode == 0, done.stderr
-    assert "dev: all 10 texts (5 lovelorn), checked: none in the training rows" in done.stdout
+    assert "dev: all (10 texts, 5 lovelorn), checked: none in the training rows" in done.stdout
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 50%")]
     rows += [line for line in done.stdout.splitlines() if line.startswith("| 100%")]
     assert len(rows) == 2
@@ -66,3 +66,10 @@ def test_refuses_a_recipe_that_trains_on_dev_texts(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "does not keep the dev texts out of training" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_by_default_only_dev_half_a_is_scored(tmp_path: Path) -> None:
+    done = _run(_recipe(tmp_path, holdout=True), tmp_path)
+    assert done.returncode == 0, done.stderr
+    match = re.search(r"dev: A \((\d+) texts, (\d+) lovelorn\)", done.stdout)
+    assert match and 0 < int(match[1]) < 10 and 0 < int(match[2]) < 5

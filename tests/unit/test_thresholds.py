@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from structlog.testing import capture_logs
 
-from monitor.model.manifest import Manifest, PRPoint
+from monitor.model.manifest import PRPoint
 from monitor.model.thresholds import Thresholds, policy_threshold, threshold_for_precision
 from monitor.settings import AlertSettings
 from monitor.settings.sections import AlertPolicy
+from tests.fixtures import make_manifest
 
 
 def curve(*points: tuple[float, float, float]) -> list[PRPoint]:
@@ -49,15 +48,7 @@ def test_an_empty_curve_falls_back_to_the_default() -> None:
 
 
 def test_from_manifest_warns_about_an_unreachable_policy() -> None:
-    manifest = Manifest(
-        version="v2",
-        created_at=datetime(2026, 11, 1, tzinfo=UTC),
-        base_model="test",
-        max_seq_len=64,
-        threshold=0.5,
-        data_hash="x",
-        validation_pr=curve((0.3, 0.6, 0.9), (0.7, 0.8, 0.4)),
-    )
+    manifest = make_manifest("v2", validation_pr=curve((0.3, 0.6, 0.9), (0.7, 0.8, 0.4)))
     alerts = AlertSettings(
         policies={"care": AlertPolicy(min_precision=0.6), "press": AlertPolicy(min_precision=0.99)}
     )
