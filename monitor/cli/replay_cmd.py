@@ -6,10 +6,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.context import AppContext
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 
 @click.command("replay")
@@ -39,6 +43,11 @@ from monitor.cli.context import AppContext
 @click.option(
     "--policy", default="default", show_default=True, help="Alert policy whose threshold decides."
 )
+@click.option(
+    "--flips",
+    is_flag=True,
+    help="With --compare: count the reviewers' verdicts (from Redis) the candidate would flip.",
+)
 @click.option("--to-topic", default=None, help="Write the replay's alerts to this topic.")
 @click.option(
     "--to-redis",
@@ -60,6 +69,7 @@ def replay(
     end: str | None,
     version: str,
     compare: str | None,
+    flips: bool,
     policy: str,
     to_topic: str | None,
     to_redis: bool,
@@ -69,8 +79,11 @@ def replay(
     from monitor.model.runtime import import_paddle
     from monitor.scoring.replay import Replayer, parse_bound
 
-    settings = app.services_settings(redis=to_redis)
+    if flips and not compare:
+        raise click.UsageError("--flips needs --compare")
+    settings = app.services_settings(redis=to_redis or flips)
     import_paddle()
+    verdicts = asyncio.run(_reviewed(settings)) if flips else None
     report = asyncio.run(
         Replayer(settings, policy=policy).run(
             topic or settings.kafka.comments_topic,
@@ -81,6 +94,7 @@ def replay(
             to_topic=to_topic,
             to_redis=to_redis,
             progress=sys.stderr.isatty(),
+            verdicts=verdicts,
         )
     )
     click.echo(
@@ -95,6 +109,13 @@ def replay(
         click.echo(
             f"diff {old} → {new}: +{report.added} new alerts, −{report.removed} dropped, {report.unchanged_alerts} kept"
         )
+        if verdicts is not None:
+            counts = ", ".join(f"{n} {k}" for k, n in sorted(report.reviewed_flips.items()))
+            click.echo(
+                f"reviewed: {sum(report.reviewed_flips.values())} of {len(verdicts)} verdicts"
+                f" flipped ({counts or 'none'}): caught/missed = lovelorn verdicts,"
+                " raised/cleared = not-lovelorn ones"
+            )
         for sign, examples in (("+", report.added_examples), ("-", report.removed_examples)):
             for ex in examples:
                 click.echo(f"  {sign} {ex['score_old']:.3f} → {ex['score_new']:.3f}  {ex['text']}")
@@ -103,6 +124,17 @@ def replay(
             json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
         )
         click.echo(f"report: {report_file}")
+
+
+async def _reviewed(settings: Settings) -> dict[str, bool]:
+    """The reviewers' decided verdicts (comment id → lovelorn?) for ``--flips``."""
+    from monitor.store import Store, VerdictLog
+
+    store = Store(settings.redis)
+    try:
+        return await VerdictLog(store).labels()
+    finally:
+        await store.aclose()
 
 
 COMMANDS = [replay]

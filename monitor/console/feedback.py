@@ -24,7 +24,7 @@ from pathlib import Path
 from monitor.console.stats import wilson
 from monitor.model.bundled import registry_for
 from monitor.model.predictor import PaddlePredictor, Predictor
-from monitor.scoring.decider import Decider
+from monitor.scoring.decider import Decider, flip
 from monitor.settings import Settings
 from monitor.store import Store, Verdict, VerdictLog
 from monitor.text import clean_text
@@ -117,9 +117,9 @@ def judge(
         )  # fmt: skip
 
     flips = Counter(
-        ("caught" if a else "missed") if y == 1 else ("raised" if a else "cleared")
+        kind
         for a, b, y in zip(new, old, labels, strict=True)
-        if a != b
+        if (kind := flip(a, b, y == 1)) is not None
     )
     return Comparison(
         policy, len(verdicts), sum(fresh), measure(0, new), measure(1, old), Flips(**flips)

@@ -23,7 +23,7 @@ from monitor.schemas import Alert, Comment, Score, alert_id, utcnow
 from monitor.settings import AlertSettings
 from monitor.store import Sampled
 
-__all__ = ["Decider", "Decision", "sampled"]
+__all__ = ["Decider", "Decision", "flip", "sampled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,16 @@ def sampled(comment_id: str, rate: float) -> bool:
         return False
     digest = hashlib.sha256(comment_id.encode()).digest()
     return int.from_bytes(digest[:8], "big") < rate * 2**64
+
+
+def flip(new: bool, old: bool, lovelorn: bool) -> str | None:
+    """How a candidate's decision (``new``) changes a reviewed one: ``caught``/``missed`` a
+    lovelorn verdict, ``raised``/``cleared`` an alert on a not-lovelorn one; None if unchanged."""
+    if new == old:
+        return None
+    if lovelorn:
+        return "caught" if new else "missed"
+    return "raised" if new else "cleared"
 
 
 class Decider:

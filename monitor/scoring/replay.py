@@ -9,7 +9,7 @@ question users ask after a model refresh is "which alerts appear, which disappea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,7 @@ from monitor.errors import ConfigError, SchemaError
 from monitor.model.bundled import registry_for
 from monitor.model.predictor import PaddlePredictor, Predictor
 from monitor.schemas import Comment, decode
-from monitor.scoring.decider import Decider
+from monitor.scoring.decider import Decider, flip
 from monitor.settings import Settings
 from monitor.sinks import KafkaSink, RedisSink, Sink
 from monitor.store import Store
@@ -52,6 +52,7 @@ class ReplayReport:
     added: int = 0
     removed: int = 0
     unchanged_alerts: int = 0
+    reviewed_flips: dict[str, int] = field(default_factory=dict)  # see decider.flip
     added_examples: list[dict[str, Any]] = field(default_factory=list)
     removed_examples: list[dict[str, Any]] = field(default_factory=list)
     partitions: dict[str, list[int]] = field(
@@ -81,7 +82,11 @@ class Replayer:
         to_redis: bool = False,
         progress: bool = False,
         predictors: Sequence[Predictor] | None = None,
+        verdicts: Mapping[str, bool] | None = None,
     ) -> ReplayReport:
+        """``verdicts`` (comment id → reviewed lovelorn?) lets a comparison count the reviewed
+        decisions the candidate would flip."""
+        reviewed = verdicts or {}
         loaded = (
             list(predictors)
             if predictors
@@ -125,10 +130,10 @@ class Replayer:
                         continue
                     batch.append(self._decider.prepare(comment))
                     if len(batch) >= self.settings.scorer.max_batch:
-                        await self._score(batch, loaded, report, sinks)
+                        await self._score(batch, loaded, report, sinks, reviewed)
                         batch = []
                 if batch:
-                    await self._score(batch, loaded, report, sinks)
+                    await self._score(batch, loaded, report, sinks, reviewed)
         finally:
             if producer:
                 await producer.stop()
@@ -208,6 +213,7 @@ class Replayer:
         predictors: list[Predictor],
         report: ReplayReport,
         sinks: list[Sink],
+        reviewed: Mapping[str, bool],
     ) -> None:
         scores = [await p.predict([c.text for c in batch]) for p in predictors]
         report.scored += len(batch)
@@ -242,6 +248,10 @@ class Replayer:
                         report.removed_examples.append(example)
                 elif new and old:
                     report.unchanged_alerts += 1
+                if comment.comment_id in reviewed:
+                    kind = flip(new, old, reviewed[comment.comment_id])
+                    if kind is not None:
+                        report.reviewed_flips[kind] = report.reviewed_flips.get(kind, 0) + 1
 
 
 def parse_bound(text: str | None) -> Bound:

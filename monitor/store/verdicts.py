@@ -292,6 +292,14 @@ class VerdictLog:
                 return
             start = f"({_text(entries[-1][0])}"
 
+    async def labels(self) -> dict[str, bool]:
+        """Comment id → the latest decided verdict is lovelorn ("unsure" is no label)."""
+        out: dict[str, bool] = {}
+        async for _, verdict in self.scan():
+            if verdict.label is not None:
+                out[verdict.comment_id] = verdict.label == 1
+        return out
+
     async def counts(self) -> dict[str, int]:
         """``lane|policy|model version|verdict`` → how many verdicts."""
         with self._store.errors("reading verdict counts"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,9 +14,11 @@ from monitor.errors import ConfigError
 from monitor.model import ModelRegistry, Thresholds
 from monitor.model.predictor import PaddlePredictor
 from monitor.schemas import Alert, decode
+from monitor.scoring.decider import flip
 from monitor.scoring.replay import Replayer, parse_bound
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
+from monitor.store import Store, Verdict, VerdictLog
 from tests.fixtures import (
     EVERYDAY,
     LOVELORN,
@@ -127,6 +130,39 @@ async def test_replay_diff_after_refresh_leaves_live_offsets_alone(
     assert result.code == 0, result.err
     assert f"diff v1 → v2: +{report.added} new alerts, −{report.removed} dropped" in result.out
     assert (tmp_path / "diff.json").is_file()
+
+    # reviewers' verdicts: every changed decision and one unchanged one get a verdict
+    changed = [i for i in ordered if new[i] != old[i]]
+    reviewed = {i: n % 2 == 0 for n, i in enumerate(changed)}
+    reviewed[next(i for i in ordered if new[i] == old[i])] = True
+    expected = Counter(k for i, y in reviewed.items() if (k := flip(new[i], old[i], y)))
+    assert sum(expected.values()) == len(changed) > 0
+    flipped = await Replayer(settings).run(
+        settings.kafka.comments_topic, None, None, "v2", compare="v1", verdicts=reviewed
+    )
+    assert flipped.reviewed_flips == dict(expected)
+
+    store = Store(settings.redis)
+    try:
+        for n, (comment_id, lovelorn) in enumerate([*reviewed.items(), (changed[0], None)]):
+            verdict = "unsure" if lovelorn is None else "lovelorn" if lovelorn else "not_lovelorn"
+            await VerdictLog(store).record(
+                Verdict(alert_id=f"a{n}", comment_id=comment_id, score=0.5, model_version="v1",
+                        verdict=verdict, reviewer="r", team="care"),
+                entry_id="0-1", groups=[],
+            )  # fmt: skip
+    finally:
+        await store.aclose()
+    monkeypatch.setenv("LOVELORN_REDIS__URL", settings.redis.url or "")
+    monkeypatch.setenv("LOVELORN_REDIS__KEY_PREFIX", settings.redis.key_prefix)
+    result = await asyncio.to_thread(
+        run_cli, "replay", "--topic", settings.kafka.comments_topic,
+        "--model", "v2", "--compare", "v1", "--flips",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    # an "unsure" is no label: it neither counts nor replaces the earlier decided verdict
+    flipped_n = sum(expected.values())
+    assert f"reviewed: {flipped_n} of {len(reviewed)} verdicts flipped" in result.out, result.out
 
 
 def test_bounds() -> None:

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from monitor.errors import ConfigError
 from monitor.model.manifest import Manifest, PRPoint
 from monitor.schemas import Comment, alert_id
-from monitor.scoring.decider import Decider
+from monitor.scoring.decider import Decider, flip
 from monitor.settings import AlertSettings
 from monitor.settings.sections import AlertPolicy
 
@@ -146,3 +146,9 @@ def test_minimal_payload_leaves_out_text_and_name() -> None:
     assert alert is not None
     assert (alert.user_id, alert.user_name, alert.text) == ("u42", None, None)
     assert alert.comment_id == "c7" and alert.post_id == "p1"
+
+
+def test_flip_names_how_a_candidate_changes_a_reviewed_decision() -> None:
+    assert flip(True, False, True) == "caught" and flip(False, True, True) == "missed"
+    assert flip(True, False, False) == "raised" and flip(False, True, False) == "cleared"
+    assert flip(True, True, True) is None and flip(False, False, False) is None
