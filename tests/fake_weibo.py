@@ -72,11 +72,14 @@ def _handler(state: FakeWeibo, timeout_sleep_s: float) -> type[BaseHTTPRequestHa
         def _send(
             self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8"
         ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the poller was killed mid-response (the soak's chaos does that)
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
