@@ -2,16 +2,13 @@
 
 Queue: a team reads a stream through its own consumer group (``console:<team>``, and
 ``console:<team>:<policy>`` for a policy view, like ``AlertLog.read``), as one consumer,
-so its reviewers share one queue. Entries stay pending (delivered, unacknowledged) until a
-verdict: the queue *is* the group's pending list, topped up to ``window`` entries, so a
-console that crashes loses nothing. Entries a policy view skips are acknowledged in that
-view's group only; every other group still delivers them.
-
+so its reviewers share one queue. Entries stay pending until a verdict: the queue *is* the
+group's pending list, topped up to ``window`` entries, so a crashed console loses nothing.
+A policy view acknowledges what it skips in its own group only.
 Verdicts: one Lua script appends the verdict, counts it, marks the item decided for the
 team and acknowledges it in every group of the team, atomically; a team decides once.
-
-Lanes: ``alerts`` is the alert stream; ``sample`` is the review lane the scorer fills with
-a sample of non-alerting comments (``users.ReviewLane``), reviewed to estimate recall.
+Lanes: ``alerts`` is the alert stream; ``sample`` is the review lane of sampled
+non-alerting comments (``users.ReviewLane``), reviewed to estimate recall.
 """
 
 from __future__ import annotations
@@ -294,11 +291,7 @@ class VerdictLog:
 
     async def labels(self) -> dict[str, bool]:
         """Comment id → the latest decided verdict is lovelorn ("unsure" is no label)."""
-        out: dict[str, bool] = {}
-        async for _, verdict in self.scan():
-            if verdict.label is not None:
-                out[verdict.comment_id] = verdict.label == 1
-        return out
+        return {v.comment_id: v.label == 1 async for _, v in self.scan() if v.label is not None}
 
     async def counts(self) -> dict[str, int]:
         """``lane|policy|model version|verdict`` → how many verdicts."""
