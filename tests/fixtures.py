@@ -7,10 +7,16 @@ import contextlib
 import io
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from monitor.settings import Settings, TrainerSettings
+
+if TYPE_CHECKING:
+    from monitor.model import ModelRegistry
 
 LOVELORN = [
     "分手第三天，还是会下意识给他发消息",
@@ -270,3 +276,31 @@ def scorer_env(settings: Settings) -> dict[str, str]:
     if k.transactional_id:
         env["LOVELORN_KAFKA__TRANSACTIONAL_ID"] = k.transactional_id
     return env
+
+
+def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`lovelorn ARGS` as a real process, its output appended to ``log`` (a restarted process
+    keeps writing to the same log)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", *args],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def register_stub(
+    registry: ModelRegistry, tmp: Path, metrics: dict[str, Any], *, threshold: float = 0.5
+) -> str:
+    """Register a version with these figures and an empty model file (registry tests only)."""
+    staged = tmp / f"stage-{len(list(tmp.glob('stage-*')))}"
+    staged.mkdir()
+    (staged / "inference.json").write_text("{}")
+    fields = {
+        "base_model": "test",
+        "max_seq_len": 64,
+        "threshold": threshold,
+        "data_hash": "x",
+        "metrics": metrics,
+    }
+    return registry.register(staged, fields).version

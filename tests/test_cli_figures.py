@@ -10,24 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.model import ModelRegistry
-from tests.fixtures import forty_examples, run_cli
-
-
-def _register(registry: ModelRegistry, tmp: Path, at_half: float, served: float) -> str:
-    staged = tmp / f"stage-{served}"
-    staged.mkdir()
-    (staged / "inference.json").write_text("{}")
-    manifest = registry.register(
-        staged,
-        {
-            "base_model": "test",
-            "max_seq_len": 64,
-            "threshold": 0.3,
-            "data_hash": "x",
-            "metrics": {"test": {"macro_f1": at_half}, "test_at_threshold": {"macro_f1": served}},
-        },
-    )
-    return manifest.version
+from tests.fixtures import forty_examples, register_stub, run_cli
 
 
 def test_models_list_and_the_gate_use_the_serving_threshold(
@@ -36,8 +19,18 @@ def test_models_list_and_the_gate_use_the_serving_threshold(
     """Item 8: `models list` and the gate showed F1 at 0.5, not at the version's threshold."""
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
     registry = ModelRegistry(tmp_path / "models")
-    _register(registry, tmp_path, at_half=0.50, served=0.80)
-    _register(registry, tmp_path, at_half=0.90, served=0.60)
+    register_stub(
+        registry,
+        tmp_path,
+        {"test": {"macro_f1": 0.50}, "test_at_threshold": {"macro_f1": 0.80}},
+        threshold=0.3,
+    )
+    register_stub(
+        registry,
+        tmp_path,
+        {"test": {"macro_f1": 0.90}, "test_at_threshold": {"macro_f1": 0.60}},
+        threshold=0.3,
+    )
     assert run_cli("models", "promote", "v1").code == 0
     listing = run_cli("models", "list").out
     assert "* v1" in listing and "0.8000" in listing and "0.5000" not in listing

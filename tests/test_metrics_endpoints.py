@@ -3,8 +3,6 @@ the bind address comes from settings, and /healthz, /readyz and the model versio
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import httpx
 
 from monitor.embedded import free_port
 from monitor.settings import Settings
-from tests.fixtures import copy_home, scorer_env, scorer_settings
+from tests.fixtures import copy_home, scorer_env, scorer_settings, start_cli
 
 
 def _listening(port: int) -> set[str]:
@@ -33,12 +31,7 @@ def test_score_serves_metrics_health_and_readiness_on_the_configured_host(
     port = free_port()
     env = scorer_env(settings) | {"LOVELORN_METRICS_HOST": "0.0.0.0"}
     log = tmp_path / "score.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "score", "--metrics-port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    process = start_cli(["score", "--metrics-port", str(port)], env, log)
     try:
         deadline = time.monotonic() + 90
         ready = None

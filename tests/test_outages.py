@@ -28,6 +28,7 @@ from tests.fixtures import (
     read_topic,
     scorer_env,
     scorer_settings,
+    start_cli,
 )
 
 NOISE = ("Traceback", "Unable connect", "Unclosed", "Task exception")
@@ -42,15 +43,6 @@ def frozen_redis(settings: Settings) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", *args],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 def _stop_within(process: subprocess.Popen[bytes], seconds: float) -> float:
@@ -73,7 +65,7 @@ def test_file_replay_waits_out_a_frozen_redis(stack: Settings, tmp_path: Path) -
     env = scorer_env(scorer_settings(stack, tmp_path))
     log = tmp_path / "poll.log"
     with frozen_redis(stack):
-        process = _start(
+        process = start_cli(
             ["poll", "--from-file", str(_comment_file(tmp_path / "c.jsonl", 636))], env, log
         )
         time.sleep(8)  # beyond the 5 s socket timeout: the first publish has failed by now
@@ -92,7 +84,7 @@ def test_alerts_tail_waits_out_a_frozen_redis(stack: Settings, tmp_path: Path) -
     """Item 2: `alerts tail` used to die with a traceback when Redis froze."""
     env = scorer_env(scorer_settings(stack, tmp_path))
     log = tmp_path / "tail.log"
-    process = _start(["alerts", "tail", "--group", "care", "--count", "2", "--json"], env, log)
+    process = start_cli(["alerts", "tail", "--group", "care", "--count", "2", "--json"], env, log)
     time.sleep(3)  # the group exists and the reader blocks on new entries
     with frozen_redis(stack):
         time.sleep(8)
@@ -200,8 +192,8 @@ def test_unreachable_broker_is_waited_for_and_sigterm_obeyed(
     nowhere = {"LOVELORN_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
     env = scorer_env(settings) | nowhere
     comments = _comment_file(tmp_path / "c.jsonl", 10)
-    poller = _start(["poll", "--from-file", str(comments)], env, tmp_path / "poll.log")
-    scorer = _start(["score"], env, tmp_path / "score.log")
+    poller = start_cli(["poll", "--from-file", str(comments)], env, tmp_path / "poll.log")
+    scorer = start_cli(["score"], env, tmp_path / "score.log")
     deadline = time.monotonic() + 120  # the scorer loads Paddle and a model first
     while time.monotonic() < deadline and not all(
         '"event": "unavailable"' in (tmp_path / log).read_text()

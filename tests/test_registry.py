@@ -11,33 +11,16 @@ from monitor.model import ModelRegistry, PRPoint, threshold_for_precision
 from monitor.settings import Settings
 from monitor.store import Keys, Store, announce
 from monitor.store import connect as connect_redis
-from tests.fixtures import run_cli
-
-
-def _register(registry: ModelRegistry, tmp: Path, f1: float) -> str:
-    staged = tmp / f"stage-{f1}"
-    staged.mkdir()
-    (staged / "inference.json").write_text("{}")
-    manifest = registry.register(
-        staged,
-        {
-            "base_model": "test",
-            "max_seq_len": 64,
-            "threshold": 0.5,
-            "data_hash": "x",
-            "metrics": {"test": {"macro_f1": f1}},
-        },
-    )
-    return manifest.version
+from tests.fixtures import register_stub, run_cli
 
 
 def test_versions_promote_gate_and_rollback(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path / "models")
     with pytest.raises(ModelNotFound, match="run `lovelorn train`"):
         registry.resolve()
-    v1 = _register(registry, tmp_path, 0.80)
-    v2 = _register(registry, tmp_path, 0.70)
-    v3 = _register(registry, tmp_path, 0.85)
+    v1 = register_stub(registry, tmp_path, {"test": {"macro_f1": 0.80}})
+    v2 = register_stub(registry, tmp_path, {"test": {"macro_f1": 0.70}})
+    v3 = register_stub(registry, tmp_path, {"test": {"macro_f1": 0.85}})
     assert registry.versions() == [v1, v2, v3] == ["v1", "v2", "v3"]
     assert (registry.path("v2") / "inference.json").is_file()
 
@@ -67,7 +50,9 @@ def test_versions_promote_gate_and_rollback(tmp_path: Path) -> None:
 
 def test_pointer_switch_is_atomic_for_readers(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path / "models")
-    versions = {_register(registry, tmp_path, 0.8 + i / 100) for i in range(2)}
+    versions = {
+        register_stub(registry, tmp_path, {"test": {"macro_f1": 0.8 + i / 100}}) for i in range(2)
+    }
     registry.promote("v1", margin=1)
     seen: set[str | None] = set()
     stop = threading.Event()
@@ -109,8 +94,8 @@ def test_models_cli_and_announcement(
     monkeypatch.setenv("LOVELORN_REDIS__KEY_PREFIX", "announce-test:")
     monkeypatch.setenv("LOVELORN_REGISTRY__BUNDLED", "false")
     registry = ModelRegistry(tmp_path / "models")
-    _register(registry, tmp_path, 0.8)
-    _register(registry, tmp_path, 0.5)
+    register_stub(registry, tmp_path, {"test": {"macro_f1": 0.8}})
+    register_stub(registry, tmp_path, {"test": {"macro_f1": 0.5}})
 
     async def promote_while_listening() -> tuple[int, list[bytes]]:
         redis = connect_redis(services.redis)

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -26,6 +24,7 @@ from tests.fixtures import (
     read_topic,
     scorer_env,
     scorer_settings,
+    start_cli,
 )
 
 
@@ -54,11 +53,10 @@ async def test_run_supervises_restarts_and_stops_cleanly(
     )
     log = tmp_path / "run.log"
     metrics_port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--from-file", str(stream)],
-        env=scorer_env(settings) | {"LOVELORN_SCORER__METRICS_PORT": str(metrics_port)},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    process = start_cli(
+        ["run", "--from-file", str(stream)],
+        scorer_env(settings) | {"LOVELORN_SCORER__METRICS_PORT": str(metrics_port)},
+        log,
     )
     redis = connect_redis(settings.redis)
     try:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from monitor.bus import ensure_topics
@@ -27,19 +25,11 @@ from tests.fixtures import (
     redis_alerts,
     scorer_env,
     scorer_settings,
+    start_cli,
 )
 from tests.kafka.conftest import on_kafka
 
 TEXTS = LOVELORN + EVERYDAY
-
-
-def _scorer(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "score"],
-        env=scorer_env(settings),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def test_a_killed_scorer_leaves_each_alert_once_for_read_committed_readers(
@@ -64,7 +54,7 @@ async def test_a_killed_scorer_leaves_each_alert_once_for_read_committed_readers
     await produce_comments(settings.kafka, comments)
 
     log = tmp_path / "score.log"
-    first = _scorer(settings, log)
+    first = start_cli(["score"], scorer_env(settings), log)
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 120
@@ -73,7 +63,9 @@ async def test_a_killed_scorer_leaves_each_alert_once_for_read_committed_readers
             await asyncio.sleep(0.2)
         first.send_signal(signal.SIGKILL)  # mid-transaction, most likely
         first.wait()
-        second = _scorer(settings, log)  # same transactional id: fences the dead one
+        second = start_cli(
+            ["score"], scorer_env(settings), log
+        )  # same transactional id: fences the dead one
         try:
             deadline = loop.time() + 180
             while True:

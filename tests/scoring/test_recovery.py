@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from monitor.model import ModelRegistry
@@ -29,20 +27,12 @@ from tests.fixtures import (
     redis_alerts,
     scorer_env,
     scorer_settings,
+    start_cli,
     train_tiny,
     wait_for,
 )
 
 TEXTS = LOVELORN + EVERYDAY
-
-
-def _start_scorer(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from monitor.cli.main import main; main()", "score"],
-        env=scorer_env(settings),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(
@@ -57,7 +47,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(
     stream = RedisKeys(settings.redis.key_prefix).stream
     log = tmp_path / "scorer.log"
     try:
-        first = _start_scorer(settings, log)
+        first = start_cli(["score"], scorer_env(settings), log)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 90
         while await redis.xlen(stream) < 10:
@@ -71,7 +61,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(
         )
         assert scored_at_kill < len(comments), "the kill came too late to test anything"
 
-        second = _start_scorer(settings, log)
+        second = start_cli(["score"], scorer_env(settings), log)
         try:
             ids: set[str] = set()
             deadline = loop.time() + 120

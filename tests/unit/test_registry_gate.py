@@ -12,20 +12,7 @@ import pytest
 from monitor.errors import PromotionRefused
 from monitor.model.registry import MIN_RANKING_AUC, ModelRegistry
 from monitor.schemas import utcnow
-
-
-def register(registry: ModelRegistry, tmp: Path, metrics: dict[str, Any]) -> str:
-    staged = tmp / f"stage-{len(list(tmp.glob('stage-*')))}"
-    staged.mkdir()
-    (staged / "inference.json").write_text("{}")
-    fields = {
-        "base_model": "test",
-        "max_seq_len": 64,
-        "threshold": 0.5,
-        "data_hash": "x",
-        "metrics": metrics,
-    }
-    return registry.register(staged, fields).version
+from tests.fixtures import register_stub
 
 
 def served(f1: float, auc: float = 0.9) -> dict[str, Any]:
@@ -35,14 +22,14 @@ def served(f1: float, auc: float = 0.9) -> dict[str, Any]:
 @pytest.fixture
 def registry(tmp_path: Path) -> ModelRegistry:
     reg = ModelRegistry(tmp_path / "models")
-    reg.promote(register(reg, tmp_path, served(0.80)), margin=0.01)
+    reg.promote(register_stub(reg, tmp_path, served(0.80)), margin=0.01)
     return reg
 
 
 def test_a_candidate_that_does_not_rank_is_refused_unless_forced(
     registry: ModelRegistry, tmp_path: Path
 ) -> None:
-    weak = register(registry, tmp_path, served(0.95, auc=0.55))
+    weak = register_stub(registry, tmp_path, served(0.95, auc=0.55))
     with pytest.raises(PromotionRefused, match=r"validation AUC 0\.55 < 0\.6"):
         registry.promote(weak, margin=0.01)
     assert registry.current() == "v1"
@@ -53,7 +40,7 @@ def test_a_candidate_that_does_not_rank_is_refused_unless_forced(
 
 def test_the_auc_floor_itself_passes(registry: ModelRegistry, tmp_path: Path) -> None:
     assert MIN_RANKING_AUC == 0.6
-    at_floor = register(registry, tmp_path, served(0.80, auc=MIN_RANKING_AUC))
+    at_floor = register_stub(registry, tmp_path, served(0.80, auc=MIN_RANKING_AUC))
     assert registry.promote(at_floor, margin=0.01).forced is False
     assert registry.current() == at_floor
 
@@ -62,7 +49,7 @@ def test_the_gate_compares_metrics_at_the_serving_threshold(
     registry: ModelRegistry, tmp_path: Path
 ) -> None:
     # 0.90 at 0.5 (test) but 0.70 where it would serve: the served figure decides
-    misleading = register(
+    misleading = register_stub(
         registry,
         tmp_path,
         {"test": {"macro_f1": 0.90}, "test_at_threshold": {"macro_f1": 0.70}},
@@ -73,12 +60,12 @@ def test_the_gate_compares_metrics_at_the_serving_threshold(
 
 
 def test_the_gate_falls_back_to_the_test_figures(registry: ModelRegistry, tmp_path: Path) -> None:
-    older_style = register(registry, tmp_path, {"test": {"macro_f1": 0.70}})
+    older_style = register_stub(registry, tmp_path, {"test": {"macro_f1": 0.70}})
     with pytest.raises(PromotionRefused):
         registry.promote(older_style, margin=0.05)
-    within_margin = register(registry, tmp_path, {"test": {"macro_f1": 0.76}})
+    within_margin = register_stub(registry, tmp_path, {"test": {"macro_f1": 0.76}})
     assert registry.promote(within_margin, margin=0.05).version == within_margin
-    unmeasured = register(registry, tmp_path, {})
+    unmeasured = register_stub(registry, tmp_path, {})
     assert registry.promote(unmeasured, margin=0.0).version == unmeasured  # nothing to compare
 
 
@@ -132,7 +119,7 @@ def test_a_seed_is_installed_as_v1_and_promoted_once(
 
 def test_no_seeding_when_versions_exist(tmp_path: Path, seed: Path) -> None:
     plain = ModelRegistry(tmp_path / "models")
-    register(plain, tmp_path, served(0.8))  # registered, never promoted
+    register_stub(plain, tmp_path, served(0.8))  # registered, never promoted
     registry = ModelRegistry(tmp_path / "models", seed=seed)
     assert registry.current() is None
     assert registry.versions() == ["v1"]
