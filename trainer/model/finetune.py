@@ -18,7 +18,7 @@ from monitor.settings import TrainerSettings
 from trainer.data.examples import Example
 from trainer.evaluation.metrics import binary_report, choose_threshold
 
-__all__ = ["FitResult", "batches", "fine_tune", "predict_dygraph", "served_macro_f1"]
+__all__ = ["FitResult", "adamw", "batches", "fine_tune", "predict_dygraph", "served_macro_f1"]
 
 
 @dataclass
@@ -77,11 +77,16 @@ def served_macro_f1(
     return float(binary_report(labels, (scores >= threshold).astype(int))["macro_f1"])
 
 
-def _optimizer(model: Any, cfg: TrainerSettings, total_steps: int) -> tuple[Any, Any]:
+def adamw(
+    model: Any, *, learning_rate: float, total_steps: int, warmup: int | float, weight_decay: float
+) -> tuple[Any, Any]:
+    """AdamW with decay on weights only (not biases or norms), gradient clipping, and a
+    linear warm-up then decay; ``warmup`` is steps (int) or a share of ``total_steps``
+    (float). Fine-tuning and MLM pretraining both use it."""
     import paddle
     from paddlenlp.transformers import LinearDecayWithWarmup
 
-    schedule = LinearDecayWithWarmup(cfg.learning_rate, total_steps, cfg.warmup_proportion)
+    schedule = LinearDecayWithWarmup(learning_rate, total_steps, warmup)
     # AdamW's hook receives the parameter's internal name, not its attribute path.
     decayed = {
         p.name for n, p in model.named_parameters() if not any(k in n for k in ("bias", "norm"))
@@ -89,7 +94,7 @@ def _optimizer(model: Any, cfg: TrainerSettings, total_steps: int) -> tuple[Any,
     optimizer = paddle.optimizer.AdamW(
         learning_rate=schedule,
         parameters=model.parameters(),
-        weight_decay=cfg.weight_decay,
+        weight_decay=weight_decay,
         apply_decay_param_fun=lambda name: name in decayed,
         grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
     )
@@ -126,7 +131,13 @@ def fine_tune(
     rng = random.Random(cfg.seed)
     paddle.seed(cfg.seed)
     steps_per_epoch = -(-len(train) // cfg.batch_size)
-    optimizer, schedule = _optimizer(model, cfg, steps_per_epoch * cfg.epochs)
+    optimizer, schedule = adamw(
+        model,
+        learning_rate=cfg.learning_rate,
+        total_steps=steps_per_epoch * cfg.epochs,
+        warmup=cfg.warmup_proportion,
+        weight_decay=cfg.weight_decay,
+    )
     result = FitResult(best_epoch=0, best_val_macro_f1=-1.0)
     best_state: dict[str, np.ndarray] | None = None
     deadline = started + max_minutes * 60 if max_minutes else None

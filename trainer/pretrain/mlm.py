@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from trainer.model.build import dygraph, scratch_config, write_vocab
+from trainer.model.finetune import adamw
 from trainer.pretrain.masking import MaskedBatch
 from trainer.pretrain.settings import PretrainSettings
 
@@ -29,23 +30,13 @@ def build_mlm(settings: PretrainSettings, out_dir: Path) -> tuple[Any, Any, list
 
 
 def mlm_optimizer(model: Any, settings: PretrainSettings) -> tuple[Any, Any]:
-    import paddle
-    from paddlenlp.transformers import LinearDecayWithWarmup
-
-    schedule = LinearDecayWithWarmup(
-        settings.learning_rate, settings.max_steps, settings.warmup_steps
-    )
-    decayed = {
-        p.name for n, p in model.named_parameters() if not any(k in n for k in ("bias", "norm"))
-    }
-    optimizer = paddle.optimizer.AdamW(
-        learning_rate=schedule,
-        parameters=model.parameters(),
+    return adamw(
+        model,
+        learning_rate=settings.learning_rate,
+        total_steps=settings.max_steps,
+        warmup=settings.warmup_steps,
         weight_decay=settings.weight_decay,
-        apply_decay_param_fun=lambda name: name in decayed,
-        grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
     )
-    return optimizer, schedule
 
 
 def forward_loss(model: Any, batch: MaskedBatch) -> tuple[Any, Any]:
