@@ -130,11 +130,8 @@ async def _reviewed(settings: Settings) -> dict[str, bool]:
     """The reviewers' decided verdicts (comment id → lovelorn?) for ``--flips``."""
     from monitor.store import Store, VerdictLog
 
-    store = Store(settings.redis)
-    try:
+    async with Store(settings.redis) as store:
         return await VerdictLog(store).labels()
-    finally:
-        await store.aclose()
 
 
 COMMANDS = [replay]

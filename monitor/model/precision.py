@@ -46,7 +46,7 @@ MAX_ABS_DAP = 0.005
 INT8_UNAVAILABLE = (
     "no int8 program is exported: Paddle 3.3's post-training quantization output "
     "(quantize_linear/dequantize_linear) fails to load in Paddle Inference (pd_op.cast "
-    "EnforceNotMet), and this CPU family has no VNNI"
+    "EnforceNotMet)"
 )
 
 
@@ -120,6 +120,7 @@ def choose_precision(
         return "fp32"
     candidates = FASTEST_FIRST if requested == "auto" else (requested,)
     skipped: dict[str, str] = {}
+    runnable: set[str] = set()  # by this CPU, whatever the gate said
     for precision in candidates:
         if precision not in get_args(Precision):
             raise ScoringError(f"unknown scorer precision {precision!r}")
@@ -127,8 +128,10 @@ def choose_precision(
             break
         gate = gates.get(precision)
         why = supported(precision)
-        if why is None and gate is not None and gate.passed:
-            return precision
+        if why is None:
+            runnable.add(precision)
+            if gate is not None and gate.passed:
+                return precision
         if gate is None:
             why = why or f"{version}'s manifest has no {precision} accuracy gate (re-export it)"
         elif not gate.passed:
@@ -140,8 +143,7 @@ def choose_precision(
         )
     # A gate that failed or is missing on a CPU that could run it is worth a warning (a
     # re-export may fix it); missing hardware is the common case and logged at debug level.
-    actionable = {p: w for p, w in skipped.items() if supported(p) is None}
-    (log.warning if actionable else log.debug)(
+    (log.warning if runnable else log.debug)(
         "precision_fallback", version=version, chosen="fp32", skipped=skipped
     )
     return "fp32"
