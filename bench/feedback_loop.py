@@ -35,10 +35,8 @@ from monitor.schemas import utcnow
 from monitor.scoring.decider import sampled
 from monitor.settings import RegistrySettings, Settings
 from monitor.store.verdicts import Verdict
-from trainer.evaluation.evaluate import load_dev_labels, split_dev_halves
+from trainer.evaluation.evaluate import DEV_HALF_SEED, load_dev_labels, split_dev_halves
 from trainer.evaluation.metrics import average_precision, pr_curve, precision_at_recall
-
-HALF_SEED = 20261126
 
 
 def _scores(home: Path, version: str, texts: list[str]) -> tuple[np.ndarray, float, str]:
@@ -75,7 +73,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     items = load_dev_labels(args.dev_labels, args.corpus)
-    half_a, half_b = split_dev_halves(items, HALF_SEED)
+    half_a, half_b = split_dev_halves(items, DEV_HALF_SEED)
     args.out.mkdir(parents=True, exist_ok=True)
 
     # 1. the reviewer's verdicts on half A

@@ -23,7 +23,7 @@ from monitor.settings import Settings
 from trainer.data import Example, Exclusion, split_stratified
 from trainer.data.recipe import load_recipe
 from trainer.errors import DataError
-from trainer.evaluation.evaluate import load_dev_labels, split_dev_halves
+from trainer.evaluation.evaluate import DEV_HALF_SEED, load_dev_labels, split_dev_halves
 from trainer.evaluation.metrics import pr_curve, precision_at_recall
 from trainer.model.teacher import fit_char_ngram
 
@@ -38,7 +38,9 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.25,0.5,0.75,1")
     parser.add_argument("--repeats", type=int, default=3, help="subsamples per fraction below 1")
     parser.add_argument("--half", choices=["A", "B", "all"], default="A", help="dev texts scored")
-    parser.add_argument("--half-seed", type=int, default=20261126, help="seed of the dev halves")
+    parser.add_argument(
+        "--half-seed", type=int, default=DEV_HALF_SEED, help="seed of the dev halves"
+    )
     parser.add_argument(
         "--seed", type=int, default=None, help="split seed (default: the trainer's)"
     )

@@ -19,7 +19,7 @@ the data file so the length distribution is real:
        the GEMM peak measured through Paddle Inference + oneDNN at the size's own shapes, and
        the ISA's theoretical peak. Useful FLOPs (real tokens) and padded FLOPs (as executed)
        are shown separately; the accuracy change is against fp32 on the same texts (max |dP|)
-       and, with --dev-labels, the average precision on the lovelorn dev labels.
+       and, with --dev-labels, the average precision on lovelorn dev half A.
 
 and, for the first size, the end-to-end scorer (Kafka consumer → predictor → Kafka + Redis
 sinks, on the embedded broker and Redis) against the standalone predictor on the same texts.
@@ -49,6 +49,8 @@ from monitor.schemas import Comment, utcnow
 from monitor.scoring.service import ScorerService
 from monitor.settings import KafkaSettings, ScorerSettings, Settings
 from monitor.text import clean_text
+from trainer.errors import DataError
+from trainer.evaluation.evaluate import DEV_HALF_SEED, load_dev_labels, split_dev_halves
 from trainer.model.build import build_from_scratch
 from trainer.model.export import export_static
 
@@ -166,19 +168,9 @@ async def end_to_end(
 
 
 def dev_texts(dev_labels: Path, corpus: Path) -> tuple[list[str], np.ndarray]:
-    """The lovelorn dev labels (id, lovelorn, ambiguous) joined to their texts by id."""
-    text_by_id = {}
-    for line in corpus.read_text(encoding="utf-8").splitlines():
-        cells = line.split("\t")
-        if len(cells) >= 2:
-            text_by_id[cells[0]] = clean_text(cells[1])
-    texts, labels = [], []
-    for line in dev_labels.read_text(encoding="utf-8").splitlines()[1:]:
-        cells = line.split("\t")
-        if len(cells) >= 2 and text_by_id.get(cells[0]):
-            texts.append(text_by_id[cells[0]])
-            labels.append(int(cells[1]))
-    return texts, np.array(labels)
+    """Dev half A's texts and lovelorn labels (half B is kept for one report per recipe)."""
+    half_a, _ = split_dev_halves(load_dev_labels(dev_labels, corpus), DEV_HALF_SEED)
+    return [i.text for i in half_a], np.array([i.label for i in half_a])
 
 
 def main() -> None:
@@ -212,9 +204,12 @@ def main() -> None:
         f"texts: {len(texts)} sampled from {args.data.name}; chars mean {np.mean(lengths):.0f}, "
         f"median {np.median(lengths):.0f}, p90 {np.percentile(lengths, 90):.0f}"
     )
-    dev = dev_texts(args.dev_labels, args.data) if args.dev_labels else None
+    try:
+        dev = dev_texts(args.dev_labels, args.data) if args.dev_labels else None
+    except DataError as exc:  # a wrong labels or corpus file: one line, as in `lovelorn evaluate`
+        parser.exit(1, f"error: {exc}\n")
     if dev:
-        print(f"dev: {len(dev[0])} labelled texts, {int(dev[1].sum())} lovelorn")
+        print(f"dev half A: {len(dev[0])} labelled texts, {int(dev[1].sum())} lovelorn")
     cpu = cpu_info(args.ghz, args.threads)
 
     rows, precision_table, flops, n_texts = [], [], {}, {}

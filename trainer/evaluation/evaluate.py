@@ -32,7 +32,17 @@ from trainer.evaluation.metrics import (
 )
 from trainer.evaluation.report import plot_confusion, plot_pr, write_report
 
-__all__ = ["EvalItem", "evaluate_items", "load_dev_labels", "report_scores", "split_dev_halves"]
+__all__ = [
+    "DEV_HALF_SEED",
+    "EvalItem",
+    "evaluate_items",
+    "load_dev_labels",
+    "report_scores",
+    "split_dev_halves",
+]
+
+# The seed of the dev halves this project chooses on (A) and reports on (B).
+DEV_HALF_SEED = 20261126
 
 EXAMPLES = 15
 
