@@ -19,6 +19,7 @@ from monitor.errors import MonitorError
 from monitor.model import ModelRegistry
 from monitor.model.bundled import BUNDLED_VERSION
 from monitor.model.manifest import MANIFEST
+from monitor.settings import Settings
 
 __all__ = ["MAX_BUNDLE_BYTES", "SHIPPED_FILES", "BundleError", "bundle"]
 
@@ -71,7 +72,7 @@ def bundle(version_dir: Path, out_dir: Path) -> dict[str, object]:
 def main(home: Path, version: str, out: Path) -> None:
     """Copy a registry version into the package as its bundled model."""
     try:
-        registry = ModelRegistry(home / "models")
+        registry = ModelRegistry(Settings(home=home).registry_root)
         fields = bundle(registry.path(registry.resolve(version)), out)
     except MonitorError as exc:
         raise click.ClickException(str(exc)) from None
