@@ -23,6 +23,7 @@ import click
 import numpy as np
 
 from monitor.embedded import EmbeddedServices
+from monitor.embedded.processes import end_services_with_this_process
 from monitor.model.bundled import registry_for
 from monitor.schemas import Alert, decode
 from monitor.scoring.service import ScorerService
@@ -85,6 +86,7 @@ async def run_demo(
     )
     summary = DemoSummary()
     started = time.monotonic()
+    end_services_with_this_process()  # the demo's broker and Redis never outlive it
     services = EmbeddedServices(settings, home / "services")
     click.echo("starting the embedded broker and Redis …")
     await services.up()

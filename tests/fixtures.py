@@ -73,8 +73,48 @@ def write_tsv(path: Path, rows: list[tuple[str, str]], header: str | None = "tex
     return path
 
 
-def forty_examples(path: Path) -> Path:
-    return write_tsv(path, [(t, "1") for t in LOVELORN] + [(t, "0") for t in EVERYDAY])
+# Each text in three spellings, so every text's words reach the training part of the 8:1:1
+# split and the fixture model fits all 40 (validation and test hold other spellings).
+SPELLINGS = ("", "。", "！")
+# Fixture models must put the two classes this far apart on any CPU: oneDNN's kernels move
+# scores in the 4th decimal between instruction sets, and a test must not notice.
+MIN_MARGIN = 0.3
+FIXTURE_MARGINS: list[str] = []  # printed in the test summary
+FIXTURE_MODELS: list[Path] = []  # model folders, for the summary's oneDNN probe
+
+
+def fixture_examples(path: Path) -> Path:
+    rows = [(t + end, "1") for end in SPELLINGS for t in LOVELORN]
+    rows += [(t + end, "0") for end in SPELLINGS for t in EVERYDAY]
+    return write_tsv(path, rows)
+
+
+def check_margin(settings: Settings, version: str, what: str) -> float:
+    """The fixture model's separation of LOVELORN from EVERYDAY, and of both from its
+    serving threshold; fails the test session with a clear message when under MIN_MARGIN."""
+    from monitor.model import registry_for
+    from monitor.model.predictor import PaddlePredictor
+
+    predictor = PaddlePredictor.from_registry(registry_for(settings), settings.scorer, version)
+    try:
+        high = predictor.probabilities(LOVELORN)
+        low = predictor.probabilities(EVERYDAY)
+    finally:
+        predictor.close()
+    threshold = predictor.manifest.threshold
+    FIXTURE_MODELS.append(registry_for(settings).path(version))
+    margin = float(high.min() - low.max())
+    edge = float(min(high.min() - threshold, threshold - low.max()))
+    FIXTURE_MARGINS.append(
+        f"{what}: lovelorn >= {high.min():.3f}, everyday <= {low.max():.3f}, margin {margin:.3f}, "
+        f"threshold {threshold:.3f} ({edge:.3f} from the nearest text)"
+    )
+    if margin < MIN_MARGIN or edge < MIN_MARGIN / 3:
+        raise AssertionError(
+            f"fixture model {what} separates its texts by {margin:.4f} (threshold {threshold:.4f}, "
+            f"{edge:.4f} from the nearest text); it needs {MIN_MARGIN} on any CPU: train it longer"
+        )
+    return margin
 
 
 @dataclass
@@ -114,9 +154,11 @@ def train_tiny(
     settings = settings.model_copy(update={"trainer": FIT.model_copy(update={"seed": seed})})
     examples, report = load_source(SourceSpec(data))
     built = build_from_scratch("test", settings.home / "vocab", seed=seed, max_seq_len=64)
-    return train_and_register(
+    outcome = train_and_register(
         settings, built, examples, [report], promote=promote, force=force, progress=False
     )
+    check_margin(settings, outcome.manifest.version, f"seed {seed} ({outcome.manifest.version})")
+    return outcome
 
 
 def make_manifest(version: str = "v1", **fields: object):  # type: ignore[no-untyped-def]
@@ -281,7 +323,9 @@ def scorer_env(settings: Settings) -> dict[str, str]:
 def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`lovelorn ARGS` as a real process, its output appended to ``log`` (a restarted process
     keeps writing to the same log)."""
-    return subprocess.Popen(
+    from monitor.embedded.processes import popen
+
+    return popen(  # dies with the test process, also when a CI time limit kills it
         [sys.executable, "-m", "monitor", *args],
         env=env,
         stdout=log.open("ab"),

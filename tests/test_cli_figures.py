@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.model import ModelRegistry
-from tests.fixtures import forty_examples, register_stub, run_cli
+from tests.fixtures import fixture_examples, register_stub, run_cli
 
 
 def test_models_list_and_the_gate_use_the_serving_threshold(
@@ -43,7 +43,7 @@ def test_train_without_a_model_choice_is_a_usage_error(
 ) -> None:
     """Item 8: it silently built a from-scratch nano that scored every text 0.53."""
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
-    result = run_cli("train", "--data", str(forty_examples(tmp_path / "f.tsv")), "--quiet")
+    result = run_cli("train", "--data", str(fixture_examples(tmp_path / "f.tsv")), "--quiet")
     assert result.code == 2 and "choose a model: --pretrained" in result.err
     assert not (tmp_path / "models").exists()
 

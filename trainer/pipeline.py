@@ -14,13 +14,14 @@ import structlog
 
 from monitor.errors import PromotionRefused
 from monitor.model.bundled import registry_for
-from monitor.model.encoding import encode_batch, softmax_positive
-from monitor.model.manifest import Manifest
+from monitor.model.encoding import encode_batch, scores_from_logits, softmax_positive
+from monitor.model.manifest import Calibration, Manifest
 from monitor.model.registry import Promotion
 from monitor.schemas import utcnow
 from monitor.settings import Settings, TrainerSettings
 from trainer.data.examples import Dataset, Example, data_hash, split_stratified
 from trainer.data.sources import LoadReport
+from trainer.evaluation.calibration import fit_platt, margins, plot_reliability
 from trainer.evaluation.metrics import binary_report, choose_threshold, pr_curve, thin_curve
 from trainer.evaluation.report import plot_confusion, plot_history, plot_pr, write_report
 from trainer.model.build import BuiltModel
@@ -60,9 +61,16 @@ def ranking(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     }
 
 
-def _scores(built: BuiltModel, examples: Sequence[Example], max_seq_len: int) -> np.ndarray:
+def _logits(built: BuiltModel, examples: Sequence[Example], max_seq_len: int) -> np.ndarray:
     ids = encode_batch(built.tokenizer, [e.text for e in examples], max_seq_len)
-    return softmax_positive(predict_dygraph(built.model, ids))
+    return predict_dygraph(built.model, ids)
+
+
+def calibrate(labels: np.ndarray, logits: np.ndarray) -> Calibration | None:
+    """Platt scaling on the validation logits, when validation holds both classes."""
+    if len(set(np.asarray(labels).tolist())) < 2:
+        return None
+    return fit_platt(labels, margins(logits), softmax_positive(logits))
 
 
 def train_and_register(
@@ -79,6 +87,7 @@ def train_and_register(
     progress: bool = True,
     notes: str = "",
     provenance: dict[str, Any] | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> TrainOutcome:
     """Run the whole recipe and register the result.
 
@@ -101,12 +110,15 @@ def train_and_register(
         max_minutes=max_minutes,
         min_precision=min_precision,
         progress=progress,
+        checkpoint_dir=checkpoint_dir,
     )
 
     val_true = np.array([e.label for e in dataset.validation])
     test_true = np.array([e.label for e in dataset.test])
-    val_scores = _scores(built, dataset.validation, cfg.max_seq_len)
-    test_scores = _scores(built, dataset.test, cfg.max_seq_len)
+    val_logits = _logits(built, dataset.validation, cfg.max_seq_len)
+    calibration = calibrate(val_true, val_logits)
+    val_scores = scores_from_logits(val_logits, calibration)
+    test_scores = scores_from_logits(_logits(built, dataset.test, cfg.max_seq_len), calibration)
     threshold, rule = choose_threshold(val_true, val_scores, min_precision=min_precision)
     metrics: dict[str, Any] = {
         # The paper's figures: argmax of the two logits (threshold 0.5) on the test part.
@@ -140,6 +152,7 @@ def train_and_register(
             "files": {name: "" for name in files},
             "notes": notes,
             "provenance": provenance or {},
+            "calibration": calibration.model_dump() if calibration else None,
         }
         provisional = Manifest(version="staged", created_at=utcnow(), **fields)
         parity_texts = [e.text for e in (dataset.validation + dataset.test)[:256]]
@@ -164,6 +177,15 @@ def train_and_register(
             marks={"chosen": threshold},
         )
         plot_history(fit.history, report_dir / "training.png")
+        if calibration is not None:
+            plot_reliability(
+                {
+                    "softmax": (val_true, softmax_positive(val_logits)),
+                    "calibrated": (val_true, val_scores),
+                },
+                report_dir / "reliability.png",
+                "validation reliability",
+            )
         fields["files"] = {name: "" for name in sorted(p.name for p in staged.iterdir())}
         manifest = registry.register(staged, fields)
     finally:
@@ -191,6 +213,7 @@ def train_and_register(
                 "settings": cfg.model_dump(),
             },
             "parity_max_abs_logit_diff": parity,
+            "calibration": calibration.model_dump() if calibration else None,
             "teacher": teacher,
         },
         f"Model {manifest.version} ({built.base})",

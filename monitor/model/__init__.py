@@ -5,13 +5,21 @@ Nothing here imports Paddle at import time; ``PaddlePredictor`` does when it is 
 """
 
 from monitor.model.bundled import bundled_model_dir, registry_for
-from monitor.model.encoding import blank, buckets, encode_batch, pad, softmax_positive
-from monitor.model.manifest import MANIFEST, Manifest, PRPoint
+from monitor.model.encoding import (
+    blank,
+    buckets,
+    encode_batch,
+    pad,
+    scores_from_logits,
+    softmax_positive,
+)
+from monitor.model.manifest import MANIFEST, Calibration, Manifest, PRPoint
 from monitor.model.registry import ModelRegistry, Promotion
 from monitor.model.thresholds import Thresholds, policy_threshold, threshold_for_precision
 
 __all__ = [
     "MANIFEST",
+    "Calibration",
     "Manifest",
     "ModelRegistry",
     "PRPoint",
@@ -24,6 +32,7 @@ __all__ = [
     "pad",
     "policy_threshold",
     "registry_for",
+    "scores_from_logits",
     "softmax_positive",
     "threshold_for_precision",
 ]

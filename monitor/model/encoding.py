@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["blank", "buckets", "encode_batch", "pad", "softmax_positive"]
+__all__ = ["blank", "buckets", "encode_batch", "pad", "scores_from_logits", "softmax_positive"]
 
 
 def blank(text: str) -> bool:
@@ -23,6 +23,16 @@ def softmax_positive(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return (exp[:, 1] / exp.sum(axis=1)).astype(np.float32)
+
+
+def scores_from_logits(logits: np.ndarray, calibration: Any | None) -> np.ndarray:
+    """The served score: the softmax, or the manifest's Platt calibration of the logit margin
+    (``Calibration``: sigmoid(a·(l1 − l0) + b)) when the version has one."""
+    if calibration is None:
+        return softmax_positive(logits)
+    margin = logits[:, 1].astype(np.float64) - logits[:, 0].astype(np.float64)
+    z = np.clip(calibration.a * margin + calibration.b, -500, 500)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 def encode_batch(tokenizer: Any, texts: Sequence[str], max_seq_len: int) -> list[list[int]]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-__all__ = ["MANIFEST", "Manifest", "PRPoint", "PrecisionGate"]
+__all__ = ["MANIFEST", "Calibration", "Manifest", "PRPoint", "PrecisionGate"]
 
 MANIFEST = "manifest.json"
 
@@ -36,6 +36,20 @@ class PrecisionGate(BaseModel):
     reason: str = ""
 
 
+class Calibration(BaseModel):
+    """Platt scaling fitted on the validation part: P(lovelorn) = sigmoid(a·m + b), where m is
+    the lovelorn logit minus the normal one. A score then reads as a probability at the
+    training data's prevalence; it is monotone, so the ranking does not change."""
+
+    model_config = ConfigDict(frozen=True)
+    method: Literal["platt"] = "platt"
+    a: float
+    b: float
+    texts: int = 0
+    ece_before: float | None = None  # expected calibration error on validation, 10 bins
+    ece_after: float | None = None
+
+
 class Manifest(BaseModel):
     """``threshold`` is the serving threshold; ``metrics`` holds the paper's figures at 0.5
     (``test``) and the figures at the serving threshold (``test_at_threshold``)."""
@@ -58,6 +72,7 @@ class Manifest(BaseModel):
     notes: str = ""
     provenance: dict[str, Any] = {}
     precision_gates: dict[str, PrecisionGate] = {}  # absent in older manifests: fp32 only
+    calibration: Calibration | None = None  # absent: the softmax is the score
 
     def served_metric(self, name: str = "macro_f1") -> float | None:
         """A test figure at the serving threshold (what users get), falling back to 0.5."""

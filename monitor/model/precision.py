@@ -10,6 +10,7 @@ check is made here and a request that cannot be honoured fails loudly instead.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Literal, get_args
 
@@ -29,6 +30,7 @@ __all__ = [
     "choose_precision",
     "cpu_support",
     "judge",
+    "onednn_cap",
 ]
 
 log = structlog.get_logger()
@@ -85,8 +87,21 @@ def judge(
     )
 
 
+# oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) below avx512_core, where it has no bf16 kernels.
+_BELOW_AVX512 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"}
+
+
+def onednn_cap() -> str | None:
+    """The ISA cap oneDNN obeys in this process (``ONEDNN_MAX_CPU_ISA``, or the older
+    ``DNNL_MAX_CPU_ISA``), upper-cased; None when uncapped."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return cap.strip().upper() if cap and cap.strip().upper() not in ("ALL", "DEFAULT") else None
+
+
 def cpu_support(precision: str) -> str | None:
-    """None if this CPU and Paddle build can run ``precision`` natively, else why not."""
+    """None if this CPU, oneDNN's ISA cap and the Paddle build let ``precision`` run
+    natively, else why not. The CPU's flags alone are not enough: with oneDNN capped at
+    AVX2 on an AVX-512 CPU a bf16 predictor fails inside ``run()``."""
     if precision == "fp32":
         return None
     if precision == "int8":
@@ -99,8 +114,23 @@ def cpu_support(precision: str) -> str | None:
 
         if not core.supports_bfloat16():
             return "this CPU has no AVX-512 (oneDNN needs avx512_core for bf16; Paddle would silently run fp32)"
+        if (cap := onednn_cap()) in _BELOW_AVX512:
+            return (
+                f"oneDNN is capped at {cap} (ONEDNN_MAX_CPU_ISA), below the avx512_core bf16 needs"
+            )
         return None
     return f"unknown precision {precision!r}"
+
+
+def _plain(precision: str, cpu_why: str | None, gate: PrecisionGate | None, version: str) -> str:
+    """Why ``precision`` is skipped, in a user's words (no Paddle internals)."""
+    if precision == "int8":
+        return "int8 is not available"
+    if cpu_why is not None:
+        return f"this CPU cannot run {precision}"
+    if gate is None or gate.reason.startswith("not measured"):
+        return f"{precision} not measured for {version}"
+    return f"{precision} failed its accuracy check for {version}"
 
 
 def choose_precision(
@@ -120,30 +150,27 @@ def choose_precision(
         return "fp32"
     candidates = FASTEST_FIRST if requested == "auto" else (requested,)
     skipped: dict[str, str] = {}
-    runnable: set[str] = set()  # by this CPU, whatever the gate said
+    plain: list[str] = []
     for precision in candidates:
         if precision not in get_args(Precision):
             raise ScoringError(f"unknown scorer precision {precision!r}")
         if precision == "fp32":
             break
         gate = gates.get(precision)
-        why = supported(precision)
-        if why is None:
-            runnable.add(precision)
-            if gate is not None and gate.passed:
-                return precision
+        why = cpu_why = supported(precision)
+        if why is None and gate is not None and gate.passed:
+            return precision
         if gate is None:
-            why = why or f"{version}'s manifest has no {precision} accuracy gate (re-export it)"
+            why = why or f"{version}'s manifest has no {precision} accuracy gate"
         elif not gate.passed:
             why = why or f"{version}'s {precision} accuracy gate failed: {gate.reason}"
         skipped[precision] = why or ""
+        plain.append(_plain(precision, cpu_why, gate, version))
     if requested != "auto":
         raise ScoringError(
             f"scorer.precision={requested} refused for {version}: {skipped[requested]}"
         )
-    # A gate that failed or is missing on a CPU that could run it is worth a warning (a
-    # re-export may fix it); missing hardware is the common case and logged at debug level.
-    (log.warning if runnable else log.debug)(
-        "precision_fallback", version=version, chosen="fp32", skipped=skipped
-    )
+    # Nothing the user did wrong: one plain line at info level, the details for debugging.
+    log.info("precision", version=version, running="fp32", because="; ".join(plain))
+    log.debug("precision_fallback", version=version, chosen="fp32", skipped=skipped)
     return "fp32"

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import structlog
 
 from monitor.errors import ScoringError
 from monitor.model.device import choose_device
-from monitor.model.encoding import blank, buckets, encode_batch, pad, softmax_positive
+from monitor.model.encoding import blank, buckets, encode_batch, pad, scores_from_logits
 from monitor.model.manifest import Manifest
 from monitor.model.precision import Precision, choose_precision, cpu_support
 from monitor.model.registry import ModelRegistry
@@ -29,6 +30,8 @@ from monitor.model.runtime import quiet_paddle
 from monitor.settings import ScorerSettings
 
 __all__ = ["PaddlePredictor", "Predictor"]
+
+log = structlog.get_logger()
 
 
 class Predictor(Protocol):
@@ -57,7 +60,6 @@ class PaddlePredictor:
         manifest has no gate for it yet (it still must be supported by the CPU)."""
         quiet_paddle()
         import paddle
-        from paddle import inference
         from paddlenlp.transformers import AutoTokenizer
 
         self.manifest = manifest
@@ -79,7 +81,20 @@ class PaddlePredictor:
             raise ScoringError(
                 f"{model_dir} holds no exported model (inference.json + inference.pdiparams)"
             )
-        config = inference.Config(str(model_file), str(params_file))
+        self._model_files = (str(model_file), str(params_file))
+        if self.device.device == "cpu":
+            self.precision = self._cpu_precision(settings, measuring)
+        self._predictor = self._create(settings)
+        if self.precision != "fp32" and measuring is None:
+            self._fall_back_unless_it_runs(settings)
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"predictor-{self.version}"
+        )
+
+    def _create(self, settings: ScorerSettings):  # type: ignore[no-untyped-def]
+        from paddle import inference
+
+        config = inference.Config(*self._model_files)
         config.disable_glog_info()
         if self.device.device == "gpu":
             config.enable_use_gpu(256, settings.gpu_id)
@@ -102,21 +117,33 @@ class PaddlePredictor:
         else:
             config.disable_gpu()
             config.enable_mkldnn()
-            self.precision = self._cpu_precision(settings, measuring)
             if self.precision == "bf16":
                 config.enable_mkldnn_bfloat16()  # after enable_mkldnn: it adds the bf16 passes
             config.set_cpu_math_library_num_threads(settings.cpu_threads)
         try:
-            self._predictor = inference.create_predictor(config)
+            predictor = inference.create_predictor(config)
         except Exception as exc:
-            raise ScoringError(f"cannot create a predictor for {model_dir}: {exc}") from None
-        self._inputs = [
-            self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()
-        ]
-        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"predictor-{self.version}"
-        )
+            where = Path(self._model_files[0]).parent
+            raise ScoringError(f"cannot create a predictor for {where}: {exc}") from None
+        self._inputs = [predictor.get_input_handle(n) for n in predictor.get_input_names()]
+        self._output = predictor.get_output_handle(predictor.get_output_names()[0])
+        return predictor
+
+    def _fall_back_unless_it_runs(self, settings: ScorerSettings) -> None:
+        """A reduced precision the checks allowed can still fail inside oneDNN (an ISA cap
+        or a CPU the checks misjudged): try one text, and serve fp32 if it does not run."""
+        try:
+            self.logits(["你好"])
+        except Exception as exc:
+            log.info(
+                "precision",
+                version=self.version,
+                running="fp32",
+                because=f"{self.precision} did not run on this CPU",
+            )
+            log.debug("precision_failed", precision=self.precision, error=str(exc)[:300])
+            self.precision = "fp32"
+            self._predictor = self._create(settings)
 
     def _cpu_precision(self, settings: ScorerSettings, measuring: Precision | None) -> Precision:
         if measuring is None:
@@ -154,7 +181,8 @@ class PaddlePredictor:
         out = np.zeros(len(texts), dtype=np.float32)
         scored = [i for i, text in enumerate(texts) if not blank(text)]
         if scored:
-            out[scored] = softmax_positive(self.logits([texts[i] for i in scored]))
+            logits = self.logits([texts[i] for i in scored])
+            out[scored] = scores_from_logits(logits, self.manifest.calibration)
         return out
 
     async def predict(self, texts: Sequence[str]) -> np.ndarray:

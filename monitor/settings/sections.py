@@ -6,9 +6,10 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from monitor.settings.login import LoginSettings
 
 __all__ = [
     "AlertPolicy",
@@ -24,7 +25,6 @@ __all__ = [
     "TrainerSettings",
     "WebhookSettings",
     "WeiboSettings",
-    "mask_url",
 ]
 
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?")
@@ -108,6 +108,7 @@ class RedisSettings(_Section):
     user_state_ttl_s: Annotated[int, Field(ge=60)] = 30 * 24 * 3600
     alert_dedupe_ttl_s: Annotated[int, Field(ge=60)] = 7 * 24 * 3600
     seen_ttl_s: Annotated[int, Field(ge=60)] = 14 * 24 * 3600
+    alert_reclaim_idle_s: Annotated[float, Field(gt=0)] = 60.0  # then another reader takes it
 
     @field_validator("url")
     @classmethod
@@ -219,6 +220,16 @@ class TrainerSettings(_Section):
         "none", description="fit a char n-gram teacher's cross-fitted probabilities (distillation)"
     )
     teacher_folds: Annotated[int, Field(ge=2)] = 5
+    freeze_word_embeddings: bool = Field(
+        False, description="keep a pretrained word embedding as it is (faster steps, less drift)"
+    )
+    negative_sample: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0,
+        description="share of the training negatives drawn afresh each epoch (every positive stays)",
+    )
+    checkpoint_minutes: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="how often a fine-tuning run with a checkpoint folder saves its state"
+    )
 
 
 _HASH = re.compile(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_=-]+\$[A-Za-z0-9_=-]+")
@@ -258,6 +269,10 @@ class ConsoleSettings(_Section):
         "care", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="team of header users not in users"
     )
     session_max_age_s: Annotated[int, Field(ge=60)] = 8 * 3600
+    session_idle_s: Annotated[int, Field(ge=60)] = Field(
+        1800, description="a session unused this long ends (its server-side record expires)"
+    )
+    login: LoginSettings = LoginSettings()
     secure_cookies: bool = Field(False, description="set behind TLS: cookies only over HTTPS")
     queue_window: Annotated[int, Field(ge=10, le=1000)] = Field(
         100, description="alerts a team's queue holds delivered but undecided"
@@ -286,15 +301,3 @@ class WebhookSettings(_Section):
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError(f"{value!r} is not an http(s):// URL")
         return value
-
-
-def mask_url(url: str | None) -> str | None:
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:**********@{parts.hostname or ''}" + (
-        f":{parts.port}" if parts.port else ""
-    )
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -20,7 +20,7 @@ from tests.fixtures import (
     copy_home,
     current_version,
     expected_alerts,
-    forty_examples,
+    fixture_examples,
     make_comment,
     produce_comments,
     read_topic,
@@ -99,7 +99,7 @@ async def test_promotion_while_running_swaps_between_batches(
     settings = scorer_settings(stack, copy_home(tiny_home, tmp_path), emit_scores=True, max_batch=8)
     registry = ModelRegistry(settings.registry_root)
     v2 = train_tiny(
-        settings, forty_examples(tmp_path / "forty.tsv"), seed=11, promote=False
+        settings, fixture_examples(tmp_path / "forty.tsv"), seed=11, promote=False
     ).manifest.version
     assert registry.current() == "v1" and v2 == "v2"
 

@@ -23,7 +23,7 @@ from tests.fixtures import (
     EVERYDAY,
     LOVELORN,
     copy_home,
-    forty_examples,
+    fixture_examples,
     make_comment,
     produce_comments,
     read_topic,
@@ -60,7 +60,7 @@ async def test_replay_diff_after_refresh_leaves_live_offsets_alone(
 ) -> None:
     settings = scorer_settings(stack, copy_home(tiny_home, tmp_path))
     registry = ModelRegistry(settings.registry_root)
-    train_tiny(settings, forty_examples(tmp_path / "forty.tsv"), seed=11, promote=False)
+    train_tiny(settings, fixture_examples(tmp_path / "forty.tsv"), seed=11, promote=False)
     comments = [make_comment(i, TEXTS[(i * 7) % len(TEXTS)]) for i in range(120)]
     await produce_comments(settings.kafka, comments)
 

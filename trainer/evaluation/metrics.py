@@ -57,23 +57,29 @@ def binary_report(
 
 
 def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[PRPoint]:
-    """Precision and recall of the positive class at every distinct score used as threshold
-    (predict positive when score >= threshold), from the highest threshold down."""
+    """Precision and recall of the positive class when each distinct score is the lowest one
+    predicted positive (predict positive when score >= threshold), from the highest down."""
     y_true = np.asarray(y_true, dtype=int)
     scores = np.asarray(scores, dtype=float)
+    if not len(scores):
+        return []
     order = np.argsort(-scores, kind="stable")
     s, t = scores[order], y_true[order]
     tp = np.cumsum(t)
     fp = np.cumsum(1 - t)
     positives = max(int(t.sum()), 1)
     last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # last index of each distinct score
+    # Each threshold sits halfway to the next lower score (to 0 below the lowest), not on a
+    # score: a decision then survives numerical noise (another CPU's kernels, bf16, a
+    # re-export) smaller than half the gap, and every validation decision stays the same.
+    below = np.r_[s[last[1:]], min(float(s[-1]), 0.0)]
     return [
         PRPoint(
-            threshold=float(s[i]),
+            threshold=float((s[i] + low) / 2),
             precision=float(tp[i] / (tp[i] + fp[i])),
             recall=float(tp[i] / positives),
         )
-        for i in last
+        for i, low in zip(last, below, strict=True)
     ]
 
 

@@ -4,10 +4,12 @@ examples carry them), early stopping on validation macro-F1, and the best epoch'
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,9 @@ from tqdm import tqdm
 from monitor.model.encoding import encode_batch, pad, softmax_positive
 from monitor.settings import TrainerSettings
 from trainer.data.examples import Example
+from trainer.errors import ModelError
 from trainer.evaluation.metrics import binary_report, choose_threshold
+from trainer.model.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["FitResult", "adamw", "batches", "fine_tune", "predict_dygraph", "served_macro_f1"]
 
@@ -93,12 +97,40 @@ def adamw(
     }
     optimizer = paddle.optimizer.AdamW(
         learning_rate=schedule,
-        parameters=model.parameters(),
+        parameters=[p for p in model.parameters() if not p.stop_gradient],  # frozen ones stay
         weight_decay=weight_decay,
         apply_decay_param_fun=lambda name: name in decayed,
         grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0),
     )
     return optimizer, schedule
+
+
+def epoch_rows(labels: np.ndarray, share: float, rng: random.Random) -> list[int]:
+    """The rows an epoch trains on: every positive and ``share`` of the negatives, drawn
+    afresh each epoch so a run still sees all of them over its epochs."""
+    positives = [i for i, y in enumerate(labels) if y == 1]
+    negatives = [i for i, y in enumerate(labels) if y != 1]
+    if share < 1.0:
+        negatives = rng.sample(negatives, max(1, round(share * len(negatives))))
+    return sorted(positives + negatives)
+
+
+def _freeze_word_embeddings(model: Any) -> None:
+    for name, param in model.named_parameters():
+        if name.endswith("word_embeddings.weight"):
+            param.stop_gradient = True
+
+
+def _fingerprint(train: Sequence[Example], cfg: TrainerSettings) -> str:
+    """What a checkpoint must match to be resumed: the training rows and the settings."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for e in train:
+        digest.update(f"{e.id}\t{e.text}\t{e.label}\t{e.weight}\t{e.target}\n".encode())
+    settings = cfg.model_dump(exclude={"checkpoint_minutes", "patience", "epochs"})
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
 
 
 def fine_tune(
@@ -111,12 +143,22 @@ def fine_tune(
     max_minutes: float | None = None,
     min_precision: float | None = None,
     progress: bool = True,
+    checkpoint_dir: Path | None = None,
 ) -> FitResult:
-    """Train in place; on return the model holds the weights of the best validation epoch."""
+    """Train in place; on return the model holds the weights of the best validation epoch.
+
+    With ``checkpoint_dir``, the model, optimizer, schedule and position are saved every
+    ``cfg.checkpoint_minutes`` and at the end; a run started again with the same data and
+    settings resumes at the batch where the last checkpoint was taken (``--max-minutes``
+    then budgets the new run only). Dropout masks after a resume differ from an
+    uninterrupted run's.
+    """
     import paddle
     import paddle.nn.functional as F
 
     started = time.monotonic()
+    if cfg.freeze_word_embeddings:
+        _freeze_word_embeddings(model)
     train_ids = encode_batch(tokenizer, [e.text for e in train], cfg.max_seq_len)
     val_ids = encode_batch(tokenizer, [e.text for e in validation], cfg.max_seq_len)
     labels = np.array([e.label for e in train], dtype=np.int64)
@@ -130,7 +172,9 @@ def fine_tune(
     val_labels = np.array([e.label for e in validation], dtype=np.int64)
     rng = random.Random(cfg.seed)
     paddle.seed(cfg.seed)
-    steps_per_epoch = -(-len(train) // cfg.batch_size)
+    n_positive = int((labels == 1).sum())
+    per_epoch = n_positive + round(cfg.negative_sample * (len(train) - n_positive))
+    steps_per_epoch = -(-per_epoch // cfg.batch_size)
     optimizer, schedule = adamw(
         model,
         learning_rate=cfg.learning_rate,
@@ -141,18 +185,65 @@ def fine_tune(
     result = FitResult(best_epoch=0, best_val_macro_f1=-1.0)
     best_state: dict[str, np.ndarray] | None = None
     deadline = started + max_minutes * 60 if max_minutes else None
+    fingerprint = _fingerprint(train, cfg)
+    first_epoch, skip, losses = 1, 0, []
+    resumed = (
+        load_checkpoint(checkpoint_dir, model, optimizer, schedule) if checkpoint_dir else None
+    )
+    if resumed is not None:
+        if resumed.get("fingerprint") != fingerprint:
+            raise ModelError(
+                f"{checkpoint_dir} holds a checkpoint of other data or settings: remove it or "
+                "choose another --checkpoint-dir"
+            )
+        first_epoch, skip, losses = resumed["epoch"], resumed["batch"], resumed["losses"]
+        rng.setstate(_tuple_state(resumed["rng"]))
+        result.history = resumed["history"]
+        result.best_epoch, result.best_val_macro_f1 = resumed["best_epoch"], resumed["best_f1"]
+        if (checkpoint_dir / "best.npz").is_file():  # type: ignore[operator]
+            with np.load(checkpoint_dir / "best.npz") as best:  # type: ignore[operator]
+                best_state = dict(best)
     bar = tqdm(
         total=steps_per_epoch * cfg.epochs,
+        initial=(first_epoch - 1) * steps_per_epoch + skip,
         desc="fine-tune",
         unit="step",
         disable=not progress,
         dynamic_ncols=True,
     )
+    last_saved = time.monotonic()
+
+    def checkpoint(epoch: int, batch: int, epoch_rng: object) -> None:
+        assert checkpoint_dir is not None
+        save_checkpoint(
+            checkpoint_dir,
+            model,
+            optimizer,
+            schedule,
+            {
+                "fingerprint": fingerprint,
+                "epoch": epoch,
+                "batch": batch,
+                "rng": epoch_rng,
+                "losses": losses[-200:],
+                "history": result.history,
+                "best_epoch": result.best_epoch,
+                "best_f1": result.best_val_macro_f1,
+            },
+        )
+
     try:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(first_epoch, cfg.epochs + 1):
             model.train()
-            losses = []
-            for group in batches([len(x) for x in train_ids], cfg.batch_size, rng):
+            epoch_rng = rng.getstate()  # a resumed run redraws this epoch's batches from here
+            rows = epoch_rows(labels, cfg.negative_sample, rng)
+            order = batches([len(train_ids[i]) for i in rows], cfg.batch_size, rng)
+            if epoch != first_epoch:
+                skip, losses = 0, []
+            for done, local in enumerate(order):
+                if done < skip:
+                    continue
+                group = [rows[i] for i in local]
                 batch = pad([train_ids[i] for i in group])
                 logits = model(
                     input_ids=paddle.to_tensor(batch),
@@ -176,8 +267,18 @@ def fine_tune(
                     loss=f"{np.mean(losses[-50:]):.4f}",
                     val_f1=f"{max(result.best_val_macro_f1, 0):.4f}",
                 )
+                if checkpoint_dir and (
+                    time.monotonic() - last_saved >= cfg.checkpoint_minutes * 60
+                ):
+                    checkpoint(epoch, done + 1, epoch_rng)
+                    last_saved = time.monotonic()
                 if deadline and time.monotonic() > deadline:
                     break
+            else:
+                done = len(order)  # the epoch ran to its end
+            finished = done >= len(order) - 1
+            if checkpoint_dir and not finished:  # out of time mid-epoch: a rerun resumes here
+                checkpoint(epoch, done + 1, epoch_rng)
             val_scores = softmax_positive(predict_dygraph(model, val_ids))
             val_f1 = served_macro_f1(val_labels, val_scores, min_precision)
             result.history.append(
@@ -186,11 +287,17 @@ def fine_tune(
             if val_f1 >= result.best_val_macro_f1:  # on a tie the later, better-trained epoch
                 result.best_epoch, result.best_val_macro_f1 = epoch, val_f1
                 best_state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+                if checkpoint_dir:
+                    np.savez(checkpoint_dir / "best.npz", **best_state)
+            if checkpoint_dir and finished:
+                checkpoint(epoch + 1, 0, rng.getstate())
             bar.set_postfix(
                 epoch=epoch, loss=f"{np.mean(losses[-50:]):.4f}", val_f1=f"{val_f1:.4f}"
             )
             if deadline and time.monotonic() > deadline:
-                result.stopped = f"time budget of {max_minutes} min reached in epoch {epoch}"
+                result.stopped = f"time budget of {max_minutes} min reached in epoch {epoch}" + (
+                    "; run again with the same --checkpoint-dir to go on" if checkpoint_dir else ""
+                )
                 break
             if epoch - result.best_epoch >= cfg.patience:
                 result.stopped = f"early stop: no validation gain for {cfg.patience} epoch(s)"
@@ -202,3 +309,8 @@ def fine_tune(
     model.eval()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _tuple_state(state: Any) -> Any:
+    """``random.Random`` state back from JSON (which turned its tuples into lists)."""
+    return tuple(_tuple_state(x) for x in state) if isinstance(state, list) else state

@@ -29,9 +29,9 @@ from tqdm import tqdm
 from monitor.model.encoding import encode_batch
 from trainer.errors import DataError
 from trainer.model.build import dygraph
+from trainer.model.checkpoint import load_checkpoint, save_checkpoint
 from trainer.model.finetune import batches
 from trainer.model.lac import LacEmbeddings, LacMatch, init_word_embeddings
-from trainer.pretrain.checkpoint import load_checkpoint, save_checkpoint
 from trainer.pretrain.masking import Masker
 from trainer.pretrain.mlm import build_mlm, evaluate_mlm, forward_loss, mlm_optimizer
 from trainer.pretrain.settings import RUN_DEFINING, PretrainSettings

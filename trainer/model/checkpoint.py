@@ -1,4 +1,4 @@
-"""Pretraining checkpoints: model, optimizer moments, schedule and position, swapped in
+"""Training checkpoints (pretraining and fine-tuning): model, optimizer moments, schedule and position, swapped in
 atomically so a kill while writing leaves the previous checkpoint intact."""
 
 from __future__ import annotations
