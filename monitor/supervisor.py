@@ -3,7 +3,12 @@
 Separate processes so a crash in one (a native fault in the inference library, say) does
 not take the other down; a child that dies is restarted with backoff, one that exits 0 has
 finished its work (a file replay) and stays down, and SIGTERM stops both gracefully (each
-drains and commits).
+drains and commits). A child that failed is restarted only if its credentials still work:
+a refused password ends the run with that error, as no restart can fix a setting.
+
+Children die with the supervisor: on Linux the kernel SIGKILLs them when it dies, even by
+SIGKILL or the OOM killer (nobody would be left to escalate a SIGTERM that hangs), so no
+scorer lingers as a zombie group member with an old model.
 
 The status line adds up each child's counters over all its lives: a restarted child
 starts counting from zero, so what an earlier life counted is kept, and a child's last
@@ -23,62 +28,22 @@ from pathlib import Path
 
 import httpx
 import structlog
-from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.embedded import free_port
+from monitor.embedded.processes import die_with_this_process, free_port
 from monitor.errors import MonitorError
 from monitor.retry import Retry, Stopped
+from monitor.status_counts import Counts, parse_counts
 
 __all__ = ["Child", "Counts", "Supervisor", "parse_counts"]
 
 log = structlog.get_logger()
 STOP_TIMEOUT_S = 40.0
 LOG_EVERY_S = 10.0
+CHECK_TIMEOUT_S = 10.0
 
 
 class ChildCrashed(MonitorError):
     retriable = True
-
-
-@dataclass
-class Counts:
-    published: float = 0.0
-    scored: float = 0.0
-    batches: float = 0.0
-    batch_sum: float = 0.0
-    alerts: float = 0.0
-    dead_letters: float = 0.0
-    lag: float = 0.0  # a gauge: only the running scorer's latest value counts
-
-    def __add__(self, other: Counts) -> Counts:
-        summed = {k: getattr(self, k) + getattr(other, k) for k in vars(self) if k != "lag"}
-        return Counts(**summed, lag=self.lag + other.lag)
-
-
-def parse_counts(text: str) -> Counts:
-    """The status line's counters from Prometheus exposition text."""
-    counts = Counts()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            name, labels, value = sample.name, sample.labels, sample.value
-            if name == "lovelorn_comments_published_total":
-                counts.published += value
-            elif name == "lovelorn_comments_scored_total":
-                counts.scored += value
-            elif name == "lovelorn_batch_size_count":
-                counts.batches += value
-            elif name == "lovelorn_batch_size_sum":
-                counts.batch_sum += value
-            elif name == "lovelorn_alerts_total" and labels == {
-                "sink": "redis",
-                "outcome": "written",
-            }:
-                counts.alerts += value
-            elif name in ("lovelorn_dead_letters_total", "lovelorn_comments_dead_lettered_total"):
-                counts.dead_letters += value
-            elif name == "lovelorn_lag":
-                counts.lag += value
-    return counts
 
 
 @dataclass
@@ -131,9 +96,12 @@ class Supervisor:
         status_every_s: float = 1.0,
         scrape_host: str = "127.0.0.1",
         alerts_written: Callable[[], Awaitable[int]] | None = None,
+        check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``alerts_written`` reads the alert store's own count of distinct alerts: the
-        truth even when a scorer dies and its successor re-scores the uncommitted tail."""
+        truth even when a scorer dies and its successor re-scores the uncommitted tail.
+        ``check`` tries the children's credentials (raising a non-retriable MonitorError
+        when they are refused): before the first start and after each failed life."""
         self.children = children
         self._env = {**os.environ, **(env or {})}
         self._status_every_s = status_every_s
@@ -141,6 +109,8 @@ class Supervisor:
         self._alerts_written = alerts_written
         self._alerts_base: int | None = None
         self._alerts_now: int | None = None
+        self._check = check
+        self._fatal: MonitorError | None = None
 
     def totals(self) -> Counts:
         total = Counts()
@@ -161,7 +131,23 @@ class Supervisor:
             self._alerts_base = value
         self._alerts_now = value
 
+    async def _check_credentials(self) -> None:
+        """Raise what refused the credentials; an outage (retriable) or a check that hangs
+        passes, because the children wait those out on their own."""
+        if self._check is None:
+            return
+        try:
+            await asyncio.wait_for(self._check(), CHECK_TIMEOUT_S)
+        except MonitorError as exc:
+            if not exc.retriable:
+                raise
+        except Exception as exc:  # a hang or a fault of the check: no verdict on credentials
+            log.warning("credentials_check_failed", error=repr(exc))
+
     async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set, or a refused credential ends the run: that error is raised
+        once every child has stopped."""
+        await self._check_credentials()  # refused now: nothing started, nothing to stop
         await self._read_alerts()
         watchers = [
             asyncio.create_task(self._keep_alive(child, stop), name=child.name)
@@ -185,6 +171,8 @@ class Supervisor:
             if sys.stdout.isatty():
                 sys.stdout.write("\n")
             log.info("final", line=self.line(self.totals(), None, 0.0))
+        if self._fatal is not None:
+            raise self._fatal
 
     async def _keep_alive(self, child: Child, stop: asyncio.Event) -> None:
         retry = Retry(
@@ -199,13 +187,20 @@ class Supervisor:
             await retry.call(lambda: self._life(child, stop), stop=stop, on_failure=restarted)
         except Stopped:
             pass
+        except MonitorError as exc:  # not retriable: a refused credential
+            self._fatal = self._fatal or exc
+            stop.set()
 
     async def _life(self, child: Child, stop: asyncio.Event) -> None:
-        """One run of the child; ChildCrashed unless it finished (exit 0) or we are stopping."""
+        """One run of the child; ChildCrashed unless it finished (exit 0) or we are stopping,
+        or the refused credential that explains the failure."""
         if child.snapshot is not None:
             child.snapshot.unlink(missing_ok=True)
         child.process = await asyncio.create_subprocess_exec(
-            *child.command, env={**self._env, **child.env}, start_new_session=True
+            *child.command,
+            env={**self._env, **child.env},
+            start_new_session=True,  # a Ctrl-C reaches only us: we stop the children in order
+            preexec_fn=die_with_this_process(),  # forked by the loop's thread, which is ours
         )
         log.info("child_started", child=child.name, pid=child.process.pid)
         code = await child.process.wait()
@@ -215,6 +210,7 @@ class Supervisor:
             log.info("child_finished", child=child.name)
             return
         if not stop.is_set():
+            await self._check_credentials()
             raise ChildCrashed(f"{child.name} exited with status {code}")
 
     async def _terminate(self, child: Child) -> None:

@@ -21,8 +21,12 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s\u4e00-\u9fff，。！？、]+", re.I
 # "回复@某人:" opens replies; it names another user and says nothing about feeling.
 _REPLY_PREFIX = re.compile(r"^\s*回复\s*@[^\s:：]{1,30}\s*[:：]\s*")
 _LINK_WORDS = re.compile(r"(?:网页链接|查看图片|图片评论)")
+# Controls, zero-width characters and bidi controls (embeddings and overrides U+202A–U+202E,
+# isolates U+2066–U+2069): they add no word, but reorder text on screen, so a reviewer
+# would read something other than what the model scored.
 _INVISIBLE = re.compile(
-    r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u2028-\u202e\u2060\ufeff]"
+    r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u2028-\u202e"
+    r"\u2060\u2066-\u2069\ufeff]"
 )
 _SPACE = re.compile(r"\s+")
 

@@ -27,12 +27,22 @@ def test_entities_whitespace_and_invisible() -> None:
     assert clean_text("&quot;你&quot; &#x4F60;") == '"你" 你'
 
 
+def test_bidi_controls_are_stripped() -> None:
+    """Isolates (U+2066–U+2069) like overrides (U+202A–U+202E): text that shows in another
+    order than it is stored must not reach the model or a reviewer."""
+    for control in "\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e":
+        assert clean_text(f"我们\u2068分{control}手\u2069了") == "我们分手了", hex(ord(control))
+    assert clean_text("\u2067<img alt=[\u2066泪\u2069] src=x>\u2069") == "[泪]"
+
+
 def test_plain_text_untouched() -> None:
     assert clean_text("我们分手了，再也回不去了[泪]") == "我们分手了，再也回不去了[泪]"
 
 
 html_like = st.text(
-    alphabet=st.sampled_from(list("<>/=\"' &;#ax分手泪[]@:：回复imgaltspan\n\t\u200bhttp.w"))
+    alphabet=st.sampled_from(
+        list("<>/=\"' &;#ax分手泪[]@:：回复imgaltspan\n\t\u200b\u202e\u2066\u2069http.w")
+    )
     | st.characters(),
     max_size=200,
 )

@@ -1,4 +1,9 @@
-"""``lovelorn alerts tail``: follow the alert stream as a consumer group member."""
+"""``lovelorn alerts tail``: follow the alert stream as a consumer group member.
+
+The member is named after the host by default, so a restarted tail on the same host gets
+its own unacknowledged alerts back at once; what a member on another host (or a replaced
+container) left unacknowledged is taken over after ``redis.alert_reclaim_idle_s``.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,12 @@ def alerts_group() -> None:
 @click.option(
     "--group", default="cli", show_default=True, help="Consumer group (one per downstream service)."
 )
-@click.option("--consumer", default=None, help="Member name (default: this host).")
+@click.option(
+    "--consumer",
+    default=None,
+    help="Member name (default: this host). Alerts any member left unacknowledged for "
+    "redis.alert_reclaim_idle_s (default 60 s) come to this one.",
+)
 @click.option(
     "--policy",
     default=None,
@@ -29,7 +39,9 @@ def alerts_group() -> None:
 @click.option(
     "--from-start",
     is_flag=True,
-    help="A new group starts at the oldest alert kept, not at new ones.",
+    hidden=True,
+    expose_value=False,
+    help="Kept for old scripts: a new group always starts at the oldest alert kept.",
 )
 @click.option(
     "--count", type=click.IntRange(min=1), default=None, help="Stop after this many alerts."
@@ -41,7 +53,6 @@ def tail(
     group: str,
     consumer: str | None,
     policy: str | None,
-    from_start: bool,
     count: int | None,
     as_json: bool,
 ) -> None:
@@ -75,7 +86,6 @@ def tail(
                     consumer or socket.gethostname(),
                     show,
                     policy=policy,
-                    from_start=from_start,
                     limit=count,
                     retry=retry,
                     stop=stop,

@@ -88,10 +88,12 @@ def poll(
         run,
         ready=service.ready.is_set,
     )
-    if from_file is not None:
+    if from_file is not None:  # exit 0 with bad lines: they are in the dead-letter topic
+        bad = result.get("bad", 0)
         click.echo(
             f"read {result.get('read', 0)}, published {result.get('published', 0)} new, "
-            f"{result.get('bad', 0)} unreadable"
+            f"{bad} unreadable"
+            + (f" (dead-lettered to {settings.kafka.dead_letter_topic})" if bad else "")
         )
 
 

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from monitor.cli.context import AppContext
 from monitor.cli.runner import run_until_signalled
+from monitor.settings import Settings
+
+
+@contextlib.contextmanager
+def run_directory(home: Path) -> Iterator[Path]:
+    """``home/run/<host>-<pid>``: this run's own exit snapshots, so two runs sharing a home
+    never read each other's counts. It goes when the run ends; folders this host's runs
+    left when they died hard (their pid is gone) go when the next run starts. Another
+    host's folders are never touched: its pids mean nothing here."""
+    parent = (home / "run").resolve()
+    host = socket.gethostname()
+    if parent.is_dir():
+        for old in parent.glob(f"{host}-*"):
+            pid = old.name.removeprefix(f"{host}-")
+            if old.is_dir() and pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+    folder = parent / f"{host}-{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 @click.command("run")
@@ -36,10 +72,7 @@ def run(
     speed: float,
 ) -> None:
     """Continuous monitoring: fetch, score and alert until SIGTERM/SIGINT; children restart if they die."""
-    from monitor.cli.serving import SNAPSHOT_ENV
     from monitor.model.bundled import registry_for
-    from monitor.store import AlertLog, Store
-    from monitor.supervisor import Child, Supervisor
 
     settings = app.services_settings()
     registry_for(settings).resolve(settings.scorer.model)  # fail now, not in a restart loop
@@ -58,8 +91,16 @@ def run(
     }
     if app.config_file is not None:
         env["LOVELORN_CONFIG"] = str(app.config_file.resolve())
-    run_dir = (settings.home / "run").resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_directory(settings.home) as run_dir:
+        _supervise(settings, source, env, run_dir)
+
+
+def _supervise(settings: Settings, source: list[str], env: dict[str, str], run_dir: Path) -> None:
+    from monitor.bus import Consumer
+    from monitor.cli.serving import SNAPSHOT_ENV
+    from monitor.store import AlertLog, Store
+    from monitor.supervisor import Child, Supervisor
+
     scorer_env = {SNAPSHOT_ENV: str(run_dir / "scorer.metrics")}
     if settings.kafka.exactly_once and not settings.kafka.transactional_id:
         # One id for every life of this scorer: a restart fences the killed one's transaction.
@@ -87,7 +128,17 @@ def run(
         async with Store(settings.redis) as store:
             return await AlertLog(store).total_written()
 
-    supervisor = Supervisor(children, env=env, scrape_host=host, alerts_written=alerts_written)
+    async def credentials() -> None:
+        """Redis, and a Kafka that asks for credentials, still accept the children's."""
+        async with Store(settings.redis) as store:
+            await store.ping()
+        if settings.kafka.security_protocol != "PLAINTEXT":
+            async with Consumer(settings.kafka, group_id=None):
+                pass
+
+    supervisor = Supervisor(
+        children, env=env, scrape_host=host, alerts_written=alerts_written, check=credentials
+    )
     run_until_signalled(supervisor.run)
     totals = supervisor.totals()
     click.echo(

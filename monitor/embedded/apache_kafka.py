@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Self
 
 from monitor.embedded.kafka_jars import KAFKA_VERSION, ensure_jars
+from monitor.embedded.processes import die_with_this_process, popen
 from monitor.errors import ServiceError
 
 __all__ = ["KafkaCluster", "KafkaNode", "random_cluster_id"]
@@ -98,7 +99,8 @@ class KafkaNode:
             *extra,
             jvm=["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"],
         )
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        tied = die_with_this_process()  # dies with us; the calling thread waits for it
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, preexec_fn=tied)
         if done.returncode != 0:
             raise ServiceError(f"kafka storage format failed: {(done.stdout + done.stderr)[-500:]}")
 
@@ -110,7 +112,8 @@ class KafkaNode:
             f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
         ]
         with open(self.folder / "stdout.log", "ab") as out:
-            self.process = subprocess.Popen(
+            # SIGKILL when the test or benchmark that started it dies (its data survives that)
+            self.process = popen(
                 self._java("kafka.Kafka", str(self.config), jvm=jvm),
                 stdout=out,
                 stderr=subprocess.STDOUT,

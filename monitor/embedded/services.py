@@ -1,10 +1,13 @@
 """Zero-setup services: an embedded Kafka-compatible broker (Tansu) and a local Redis.
 
 For laptops, the demo and the tests only. Tansu here keeps every topic and committed
-offset in memory: a restart loses them. Production runs Apache Kafka and Redis
-(see docker-compose.yml). Processes are started in their own session so they outlive
-the CLI command that started them; their pids and ports live in ``state.json`` and
-``down`` stops exactly those processes, nothing else.
+offset in memory: a restart loses them. Redis keeps an append-only file in the services
+directory of the home, so a restarted Redis still has the alert stream, its reader groups
+(with what each acknowledged) and the dedupe keys: without it, a reader recreating its
+group after a restart cannot know which alerts it had already handled. Production runs
+Apache Kafka and Redis (see docker-compose.yml). Processes are started in their own
+session so they outlive the CLI command that started them; their pids and ports live in
+``state.json`` and ``down`` stops exactly those processes, nothing else.
 """
 
 from __future__ import annotations
@@ -180,7 +183,11 @@ class EmbeddedServices:
 
     def _start_redis(self) -> ServiceProcess:
         port = free_port()
-        args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        # AOF, fsync every second: Redis hands each change to the file before it replies, so
+        # a killed redis-server keeps what it acknowledged (unless a stalled disk made it
+        # postpone the write, up to 2 s); a host crash loses up to about a second.
+        args = ["--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "yes", "--appendfsync", "everysec"]
         args += ["--dir", str(self.state_dir), "--daemonize", "no"]
         if self._settings.redis.password:
             args += ["--requirepass", self._settings.redis.password.get_secret_value()]

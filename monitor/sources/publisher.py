@@ -9,6 +9,10 @@ Order of a publish (per page of comments):
 
 A crash between 2 and 3 republishes those comments once (at-least-once); a broker outage
 fails step 2, so nothing is marked and nothing is lost.
+
+Lines of a replayed file that are no comment at all go to the same dead-letter topic
+(``dead_letter_line``), named by file and line number, so an operator finds them beside
+the oversized comments.
 """
 
 from __future__ import annotations
@@ -109,6 +113,20 @@ class Publisher:
         if failure is not None:
             raise failure
         return published
+
+    async def dead_letter_line(
+        self, value: bytes, reason: str, *, file: str, line: int, size: int, source: str
+    ) -> None:
+        """One line of a comment file that is not a comment: its bytes (``size`` long before
+        any cut), the error ``FILE:LINE: reason`` (so the one log line names the line too),
+        and the file name and 1-based line number as headers of their own. Keyed by the file
+        name, so one file's bad lines keep their order. Raises BusError."""
+        headers = dead_letter_headers(f"{file}:{line}: {reason}", topic=self._topic)
+        headers += [("source_file", file.encode()), ("source_line", str(line).encode())]
+        if size > len(value):
+            headers.append(("truncated_from", str(size).encode()))
+        await self._dead_letters.send(value, file.encode(), headers)
+        self._dead.labels(source).inc()
 
     async def _dead_letter(self, comment: Comment, value: bytes, reason: str, source: str) -> None:
         await self._dead_letters.send(

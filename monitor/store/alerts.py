@@ -5,16 +5,22 @@ stable per comment and model version) in the same atomic step as the stream entr
 pub/sub message and the per-user state, so a redelivered batch adds nothing twice and a
 crash between steps cannot leave a marked-but-missing alert.
 
-Reading: a Redis stream consumer group. Entries delivered but never acknowledged (the
-reader crashed) come back first on restart, so every alert is handled at least once. A
-reader that filters by policy reads its own group (``<group>:<policy>``): the entries it
-skips and acknowledges there stay unread in every other group.
+Reading: a Redis stream consumer group, so every alert is handled at least once. Entries
+delivered but never acknowledged come back first when the same member restarts; entries
+another member left unacknowledged for ``redis.alert_reclaim_idle_s`` (it died, or its
+container was replaced under a new name) are taken over with XAUTOCLAIM (``reclaim``,
+also meant for the console's queues). A group is always created at the stream's start,
+never at ``$``: a group created after alerts were written (a first reader, or one whose
+Redis lost the group) must not skip them. A reader that filters by policy reads its own
+group (``<group>:<policy>``): the entries it skips and acknowledges there stay unread in
+every other group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -27,10 +33,11 @@ from monitor.retry import Retry
 from monitor.schemas import Alert, decode, encode, utcnow
 from monitor.store.client import Store
 
-__all__ = ["AlertLog", "WriteOutcome", "reader_group"]
+__all__ = ["AlertLog", "Entry", "WriteOutcome", "reader_group", "reclaim"]
 
 log = structlog.get_logger()
 T = TypeVar("T")
+Entry = tuple[bytes, dict[bytes, bytes]]  # stream id, fields
 
 # KEYS: dedupe, user state, user cooldown, stream, counter
 # ARGV: dedupe ttl, score, now, user ttl, cooldown s, stream maxlen, channel, alert json, alert id, has user
@@ -61,6 +68,54 @@ class WriteOutcome:
 
 def reader_group(group: str, policy: str | None) -> str:
     return f"{group}:{policy}" if policy else group
+
+
+# KEYS: stream; ARGV: group, consumer, min idle ms, start id, count.
+# JUSTID and XRANGE, not plain XAUTOCLAIM: Redis 6.2 answers an entry deleted from the
+# stream (trimmed, or a data-subject erasure) with nil and no id, so it could never be
+# acknowledged; here it is acknowledged by id (Redis 7 drops it from the pending list itself).
+_RECLAIM = """
+local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5], 'JUSTID')
+local entries = {}
+for _, id in ipairs(reply[2]) do
+  local found = redis.call('XRANGE', KEYS[1], id, id)
+  if #found == 0 then redis.call('XACK', KEYS[1], ARGV[1], id) else entries[#entries + 1] = found[1] end
+end
+return {reply[1], entries}
+"""
+
+
+async def reclaim(
+    store: Store, stream: str, group: str, consumer: str, *, min_idle_s: float, count: int = 100
+) -> list[Entry]:
+    """Take over up to ``count`` entries of ``group`` that were delivered and then left
+    unacknowledged for ``min_idle_s`` (by any member, ``consumer`` included), oldest first.
+
+    Without this a member that dies keeps its pending entries forever: Redis redelivers
+    them only to a reader with the same consumer name. The entries become ``consumer``'s
+    own pending ones, to handle and acknowledge. A missing group has nothing to reclaim.
+    """
+    script = store.redis.register_script(_RECLAIM)
+    idle_ms = max(1, round(min_idle_s * 1000))
+    entries: list[Entry] = []
+    cursor: bytes | str = "0-0"
+    with store.errors(f"reclaiming idle entries of {group} on {stream}"):
+        while len(entries) < count:
+            try:
+                cursor, found = await script(
+                    keys=[stream], args=[group, consumer, idle_ms, cursor, count - len(entries)]
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                return []
+            for entry_id, flat in found:  # fields come flat: name, value, name, value …
+                entries.append((entry_id, dict(zip(flat[::2], flat[1::2], strict=True))))
+            if cursor in (b"0-0", "0-0"):  # the whole pending list was scanned
+                break
+    if entries:
+        log.info("reclaimed", stream=stream, group=group, consumer=consumer, entries=len(entries))
+    return entries
 
 
 class AlertLog:
@@ -132,35 +187,49 @@ class AlertLog:
         handle: Callable[[Alert], Awaitable[None]],
         *,
         policy: str | None = None,
-        from_start: bool = False,
         limit: int | None = None,
         block_ms: int = 1000,
+        reclaim_idle_s: float | None = None,
         retry: Retry | None = None,
         stop: asyncio.Event | None = None,
     ) -> int:
         """Hand each alert (satisfying ``policy``, when given) to ``handle``, then XACK it.
 
-        Returns how many were handed over. With ``retry``, a Redis outage is waited out
-        (Stopped when ``stop`` is set meanwhile); without, StoreUnavailable escapes.
+        Order: this member's own pending entries, then entries other members left
+        unacknowledged for ``reclaim_idle_s`` (default ``redis.alert_reclaim_idle_s``;
+        looked for again every half of it), then new ones. Returns how many were handed
+        over. With ``retry``, a Redis outage is waited out (Stopped when ``stop`` is set
+        meanwhile); without, StoreUnavailable escapes.
         """
         group = reader_group(group, policy)
+        idle_s = self._settings.alert_reclaim_idle_s if reclaim_idle_s is None else reclaim_idle_s
 
         async def call(operation: Callable[[], Awaitable[T]]) -> T:
             if retry is None:
                 return await operation()
             return await retry.call(operation, stop=stop)
 
-        await call(lambda: self._ensure_group(group, from_start))
+        await call(lambda: self._ensure_group(group))
         handled = 0
         position = "0"  # first our own pending (delivered, never acknowledged), then new ones
+        reclaim_at = 0.0  # monotonic time of the next look for what dead members left
         while not (stop is not None and stop.is_set()) and (limit is None or handled < limit):
             count = 100 if limit is None else min(100, limit - handled)
-            entries = await call(
-                lambda p=position, n=count: self._next(group, consumer, p, n, block_ms, from_start)
-            )
-            if position == "0" and not entries:
-                position = ">"
-                continue
+            if position == ">" and time.monotonic() >= reclaim_at:
+                entries = await call(
+                    lambda n=count: reclaim(
+                        self._store, self.keys.stream, group, consumer, min_idle_s=idle_s, count=n
+                    )
+                )
+                if len(entries) < count:  # none left idle: look again in a while
+                    reclaim_at = time.monotonic() + idle_s / 2
+            else:
+                entries = await call(
+                    lambda p=position, n=count: self._next(group, consumer, p, n, block_ms)
+                )
+                if position == "0" and not entries:
+                    position = ">"
+                    continue
             for entry_id, fields in entries:
                 try:
                     alert: Alert | None = decode(Alert, fields.get(b"alert"))
@@ -175,19 +244,24 @@ class AlertLog:
                     break
         return handled
 
-    async def _ensure_group(self, group: str, from_start: bool) -> None:
+    async def _ensure_group(self, group: str) -> None:
+        """Create ``group`` at the stream's start (see the module docstring); creating it
+        for a stream that already holds alerts is logged, once, with how many it holds."""
+        stream = self.keys.stream
         with self._store.errors(f"creating reader group {group}"):
             try:
-                await self._redis.xgroup_create(
-                    self.keys.stream, group, id="0" if from_start else "$", mkstream=True
-                )
+                await self._redis.xgroup_create(stream, group, id="0", mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+                return  # it exists: whoever created it logged it
+            backlog = int(await self._redis.xlen(stream))
+        if backlog:
+            log.info("reader_group_created", stream=stream, group=group, from_oldest=backlog)
 
     async def _next(
-        self, group: str, consumer: str, position: str, count: int, block_ms: int, from_start: bool
-    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        self, group: str, consumer: str, position: str, count: int, block_ms: int
+    ) -> list[Entry]:
         with self._store.errors(f"reading alerts as {group}/{consumer}"):
             try:
                 reply = await self._redis.xreadgroup(
@@ -196,8 +270,9 @@ class AlertLog:
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
-                # Redis restarted without persistence: the stream and group are gone.
-                await self._ensure_group(group, from_start)
+                # The group is gone (Redis restarted without persistence, or it was
+                # deleted): recreate it at the start, so alerts written since are not skipped.
+                await self._ensure_group(group)
                 return []
         return list(reply[0][1]) if reply else []
 

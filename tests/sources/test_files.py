@@ -11,7 +11,7 @@ import pytest
 from monitor.errors import SchemaError, SourceError
 from monitor.schemas import Comment, decode, encode
 from monitor.settings import Settings
-from monitor.sources.files import read_comment_file
+from monitor.sources.comment_file import BadLine, read_comment_file
 from monitor.sources.service import PollerService
 from tests.fake_weibo import weibo_comment
 from tests.fixtures import make_comment, read_topic, run_cli
@@ -31,7 +31,7 @@ def test_reads_weibo_json_comment_v1_and_csv(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     items = list(read_comment_file(api))
-    assert [type(i) for i in items] == [Comment, Comment, Comment, SchemaError]
+    assert [type(i) for i in items] == [Comment, Comment, Comment, BadLine]
     assert items[0].post_id == "5000000000001234" and items[0].text.endswith("[泪]")
     assert "dump.jsonl:4: not JSON" in str(items[3])
 
@@ -58,10 +58,16 @@ def test_reads_weibo_json_comment_v1_and_csv(tmp_path: Path) -> None:
 def test_file_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         list(read_comment_file(tmp_path / "none.jsonl"))
-    bad = tmp_path / "latin.jsonl"
-    bad.write_bytes(b'{"id": "\xe9"}\n')
-    with pytest.raises(SourceError, match="not UTF-8"):
-        list(read_comment_file(bad))
+    latin = tmp_path / "latin.jsonl"  # a stray byte spoils its line, not the file
+    latin.write_bytes(b'{"id": "\xe9"}\n')
+    (bad,) = read_comment_file(latin)
+    assert isinstance(bad, BadLine) and str(bad) == (
+        "latin.jsonl:1: not UTF-8 (invalid continuation byte at byte offset 8 of the file)"
+    )
+    latin_header = tmp_path / "latin.csv"
+    latin_header.write_bytes(b"id,text,created_at,post_id,caf\xe9\n")
+    with pytest.raises(SourceError, match="the header line is not UTF-8"):
+        list(read_comment_file(latin_header))
     csv = tmp_path / "cols.csv"
     csv.write_text("a,b\n1,2\n")
     with pytest.raises(SourceError, match="no column for id, text, created_at, post_id"):

@@ -35,7 +35,7 @@ def _alert(i: int, policies: list[str]) -> Alert:
 async def test_consumer_group_redelivers_unacknowledged(stack: Settings) -> None:
     async with Store(stack.redis) as store:
         log = AlertLog(store)
-        await store.redis.xgroup_create(store.keys.stream, "care", id="$", mkstream=True)
+        await store.redis.xgroup_create(store.keys.stream, "care", id="0", mkstream=True)
         sink = RedisSink(store, cooldown_s=0)
         delivery = await sink.write([_alert(i, ["care", "default"]) for i in range(5)], [])
         assert delivery.written == 5
@@ -94,14 +94,14 @@ async def test_a_policy_filter_reads_its_own_group_and_leaves_the_rest_unread(
         async def care(alert: Alert) -> None:
             cared.append(alert.comment_id)
 
-        await log.read("team", "w", care, policy="care", from_start=True, limit=1, block_ms=100)
+        await log.read("team", "w", care, policy="care", limit=1, block_ms=100)
         assert cared == ["c2"]
         everything: list[str] = []
 
         async def record(alert: Alert) -> None:
             everything.append(alert.comment_id)
 
-        await log.read("team", "w", record, from_start=True, limit=3, block_ms=100)
+        await log.read("team", "w", record, limit=3, block_ms=100)
         assert everything == ["c1", "c2", "c3"]
 
 
@@ -118,7 +118,7 @@ def test_alerts_tail_cli(stack: Settings, monkeypatch: pytest.MonkeyPatch, tmp_p
             )
 
     asyncio.run(write())
-    result = run_cli("alerts", "tail", "--from-start", "--count", "1", "--policy", "care", "--json")
+    result = run_cli("alerts", "tail", "--count", "1", "--policy", "care", "--json")
     assert result.code == 0, result.err
     assert '"comment_id":"c7"' in result.out
 
@@ -137,7 +137,7 @@ def test_alerts_tail_refuses_an_unknown_policy_and_acknowledges_nothing(
     async def write() -> None:
         async with Store(stack.redis) as base:
             store = base.with_prefix(prefix)
-            await store.redis.xgroup_create(store.keys.stream, "care", id="$", mkstream=True)
+            await store.redis.xgroup_create(store.keys.stream, "care", id="0", mkstream=True)
             await RedisSink(store, cooldown_s=0).write([_alert(9, ["care", "default"])], [])
 
     async def unread() -> list[str]:
