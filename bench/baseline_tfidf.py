@@ -33,7 +33,7 @@ from trainer.data.recipe import load_recipe
 from trainer.errors import DataError
 from trainer.evaluation.evaluate import load_dev_labels, report_scores
 from trainer.evaluation.metrics import binary_report
-from trainer.model.teacher import fit_char_ngram
+from trainer.networks.teacher import fit_char_ngram
 
 
 def main() -> None:

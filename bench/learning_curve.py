@@ -25,7 +25,7 @@ from trainer.data.recipe import load_recipe
 from trainer.errors import DataError
 from trainer.evaluation.evaluate import DEV_HALF_SEED, load_dev_labels, split_dev_halves
 from trainer.evaluation.metrics import pr_curve, precision_at_recall
-from trainer.model.teacher import fit_char_ngram
+from trainer.networks.teacher import fit_char_ngram
 
 RECALLS = (0.5, 0.6, 0.7)
 

@@ -51,8 +51,8 @@ from monitor.settings import KafkaSettings, ScorerSettings, Settings
 from monitor.text import clean_text
 from trainer.errors import DataError
 from trainer.evaluation.evaluate import DEV_HALF_SEED, load_dev_labels, split_dev_halves
-from trainer.model.build import build_from_scratch
-from trainer.model.export import export_static
+from trainer.networks.build import build_from_scratch
+from trainer.networks.export import export_static
 
 BATCH = 64  # the scorer's default micro-batch (buckets of 16 rows inside)
 PADDLEHUB_MAX_SEQ_LEN = 128

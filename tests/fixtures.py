@@ -148,7 +148,7 @@ def train_tiny(
 ):  # type: ignore[no-untyped-def]
     """Train and register the ``test``-size model on ``data``; returns the TrainOutcome."""
     from trainer.data import SourceSpec, load_source
-    from trainer.model.build import build_from_scratch
+    from trainer.networks.build import build_from_scratch
     from trainer.pipeline import train_and_register
 
     settings = settings.model_copy(update={"trainer": FIT.model_copy(update={"seed": seed})})

@@ -45,12 +45,13 @@ class BundleError(MonitorError):
     pass
 
 
-def _validation_texts(version_dir: Path) -> list[str]:
+def _validation(version_dir: Path) -> tuple[list[str], list[int]]:
     split = version_dir / "split.jsonl"
     if not split.is_file():
-        return []
+        return [], []
     rows = (json.loads(line) for line in split.read_text(encoding="utf-8").splitlines())
-    return [r["text"] for r in rows if r.get("part") == "validation"][:STORAGE_TEXTS]
+    part = [r for r in rows if r.get("part") == "validation"]
+    return [r["text"] for r in part], [int(r["label"]) for r in part]
 
 
 def storage_effect(version_dir: Path, staged: Path) -> dict[str, float | int]:
@@ -60,7 +61,7 @@ def storage_effect(version_dir: Path, staged: Path) -> dict[str, float | int]:
     from monitor.model.predictor import PaddlePredictor
     from monitor.settings import ScorerSettings
 
-    texts = _validation_texts(version_dir)
+    texts = _validation(version_dir)[0][:STORAGE_TEXTS]
     if not texts:
         return {"texts": 0}
     manifest = Manifest.model_validate_json((version_dir / MANIFEST).read_text(encoding="utf-8"))
@@ -74,6 +75,20 @@ def storage_effect(version_dir: Path, staged: Path) -> dict[str, float | int]:
             finally:
                 predictor.close()
     return {"max_abs_dp": float(np.abs(scores[0] - scores[1]).max()), "texts": len(texts)}
+
+
+def _gates(version_dir: Path, staged: Path) -> dict[str, object]:
+    """The reduced precisions measured again on this CPU, on the bundle as it will serve
+    (float16-stored weights widened): where the CPU has the ISA, the bundled default can
+    run bf16 from the start; elsewhere they are recorded as not measured."""
+    from monitor.model.bundled import unpack
+    from monitor.model.gates import precision_gates
+
+    texts, labels = _validation(version_dir)
+    manifest = Manifest.model_validate_json((staged / MANIFEST).read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as cache:
+        gates = precision_gates(unpack(staged, Path(cache)), manifest, texts, labels)
+    return {name: gate.model_dump() for name, gate in gates.items()}
 
 
 def bundle(version_dir: Path, out_dir: Path) -> dict[str, object]:
@@ -111,6 +126,7 @@ def bundle(version_dir: Path, out_dir: Path) -> dict[str, object]:
             f"{effect['max_abs_dp']:.4f} (> {MAX_STORAGE_DP}); not bundled"
         )
     fields["provenance"]["float16_storage"] = effect
+    fields["precision_gates"] = _gates(version_dir, staged)
     (staged / MANIFEST).write_text(
         json.dumps(fields, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )

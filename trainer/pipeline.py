@@ -15,6 +15,7 @@ import structlog
 from monitor.errors import PromotionRefused
 from monitor.model.bundled import registry_for
 from monitor.model.encoding import encode_batch, scores_from_logits, softmax_positive
+from monitor.model.gates import precision_gates
 from monitor.model.manifest import Calibration, Manifest
 from monitor.model.registry import Promotion
 from monitor.schemas import utcnow
@@ -24,10 +25,10 @@ from trainer.data.sources import LoadReport
 from trainer.evaluation.calibration import fit_platt, margins, plot_reliability
 from trainer.evaluation.metrics import binary_report, choose_threshold, pr_curve, thin_curve
 from trainer.evaluation.report import plot_confusion, plot_history, plot_pr, write_report
-from trainer.model.build import BuiltModel
-from trainer.model.export import check_parity, export_static, precision_gates
-from trainer.model.finetune import FitResult, fine_tune, predict_dygraph
-from trainer.model.teacher import cross_fitted_targets
+from trainer.networks.build import BuiltModel
+from trainer.networks.export import check_parity, export_static
+from trainer.networks.finetune import FitResult, fine_tune, predict_dygraph
+from trainer.networks.teacher import cross_fitted_targets
 
 __all__ = ["TrainOutcome", "train_and_register"]
 

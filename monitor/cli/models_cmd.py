@@ -1,8 +1,9 @@
-"""``lovelorn models list|show|promote|rollback``."""
+"""``lovelorn models list|show|gate|promote|rollback``."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
@@ -48,6 +49,65 @@ def show(app: AppContext, version: str) -> None:
     registry = _registry(app)
     click.echo(registry.manifest(version).model_dump_json(indent=2, exclude={"validation_pr"}))
     click.echo(f"files: {registry.path(version)}")
+
+
+def _labelled(version_dir: Path, data: Path | None) -> tuple[list[str], list[int]]:
+    """Labelled texts for a gate: a TSV with ``text`` and ``label`` columns, or the version's
+    own validation part (``split.jsonl``; a bundled model ships none)."""
+    import csv
+    import json
+
+    if data is not None:
+        try:
+            with data.open(encoding="utf-8", newline="") as handle:
+                rows = list(csv.DictReader(handle, delimiter="\t"))
+            return [r["text"] for r in rows], [int(r["label"]) for r in rows]
+        except (OSError, UnicodeDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise click.ClickException(
+                f"{data}: need a UTF-8 TSV with text and label (0/1) columns ({exc})"
+            ) from None
+    split = version_dir / "split.jsonl"
+    if not split.is_file():
+        raise click.ClickException(
+            f"{version_dir.name} has no validation split (a bundled model ships none): "
+            "pass --data with labelled texts (TSV: text, label)"
+        )
+    rows = [json.loads(line) for line in split.read_text(encoding="utf-8").splitlines()]
+    part = [r for r in rows if r.get("part") == "validation"]
+    return [r["text"] for r in part], [int(r["label"]) for r in part]
+
+
+@models_group.command("gate")
+@click.argument("version", default="current")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Labelled texts (TSV: text, label); default: the version's validation part.",
+)
+@click.pass_obj
+def gate(app: AppContext, version: str, data: Path | None) -> None:
+    """Measure VERSION's reduced CPU precisions (bf16, int8) against fp32 on this CPU and
+    record them, so scorer.precision=auto can run the ones that pass."""
+    from monitor.model.gates import precision_gates
+
+    registry = _registry(app)
+    resolved = registry.resolve(version)
+    texts, labels = _labelled(registry.path(resolved), data)
+    gates = precision_gates(registry.path(resolved), registry.manifest(resolved), texts, labels)
+    registry.record_gates(resolved, gates)
+    for name, result in gates.items():
+        figures = (
+            f"max |dP| {result.max_abs_dp:.2e}, dAP {result.d_ap:+.4f} on {result.texts} texts"
+            if result.max_abs_dp is not None and result.d_ap is not None
+            else ""
+        )
+        verdict = "passed" if result.passed else "not passed"
+        click.echo(
+            f"{resolved} {name}: {verdict}"
+            + (f" ({figures})" if figures else "")
+            + (f"; {result.reason}" if result.reason else "")
+        )
 
 
 async def _announce(app: AppContext, promotion: Promotion) -> None:

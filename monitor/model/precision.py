@@ -129,7 +129,7 @@ def _plain(precision: str, cpu_why: str | None, gate: PrecisionGate | None, vers
     if cpu_why is not None:
         return f"this CPU cannot run {precision}"
     if gate is None or gate.reason.startswith("not measured"):
-        return f"{precision} not measured for {version}"
+        return f"{precision} not measured for {version} (`lovelorn models gate {version}`)"
     return f"{precision} failed its accuracy check for {version}"
 
 
@@ -161,9 +161,15 @@ def choose_precision(
         if why is None and gate is not None and gate.passed:
             return precision
         if gate is None:
-            why = why or f"{version}'s manifest has no {precision} accuracy gate"
+            why = why or (
+                f"{version}'s manifest has no {precision} accuracy gate "
+                f"(`lovelorn models gate {version}` measures it)"
+            )
         elif not gate.passed:
-            why = why or f"{version}'s {precision} accuracy gate failed: {gate.reason}"
+            why = why or (
+                f"{version}'s {precision} accuracy gate did not pass: {gate.reason} "
+                f"(`lovelorn models gate {version}` measures it again)"
+            )
         skipped[precision] = why or ""
         plain.append(_plain(precision, cpu_why, gate, version))
     if requested != "auto":

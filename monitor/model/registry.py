@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from monitor.errors import ModelNotFound, PromotionRefused, RegistryError
-from monitor.model.manifest import MANIFEST, Manifest
+from monitor.model.manifest import MANIFEST, Manifest, PrecisionGate
 from monitor.schemas import utcnow
 
 __all__ = ["MIN_RANKING_AUC", "ModelRegistry", "Promotion"]
@@ -148,6 +148,13 @@ class ModelRegistry:
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
+        return manifest
+
+    def record_gates(self, version: str, gates: dict[str, PrecisionGate]) -> Manifest:
+        """Replace a version's precision gates (measured again, e.g. on another CPU)."""
+        resolved = self.resolve(version)
+        manifest = self.manifest(resolved).model_copy(update={"precision_gates": gates})
+        _atomic_write(self.path(resolved) / MANIFEST, manifest.model_dump_json(indent=2))
         return manifest
 
     def promote(self, version: str, *, margin: float, force: bool = False) -> Promotion:

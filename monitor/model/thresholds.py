@@ -10,14 +10,60 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import structlog
 
 from monitor.model.manifest import Manifest, PRPoint
 from monitor.settings import AlertSettings
 
-__all__ = ["Thresholds", "policy_threshold", "threshold_for_precision"]
+__all__ = [
+    "Thresholds",
+    "average_precision",
+    "policy_threshold",
+    "pr_curve",
+    "threshold_for_precision",
+]
 
 log = structlog.get_logger()
+
+
+def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> list[PRPoint]:
+    """Precision and recall of the positive class when each distinct score is the lowest one
+    predicted positive (predict positive when score >= threshold), from the highest down."""
+    y_true = np.asarray(y_true, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    if not len(scores):
+        return []
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], y_true[order]
+    tp = np.cumsum(t)
+    fp = np.cumsum(1 - t)
+    positives = max(int(t.sum()), 1)
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # last index of each distinct score
+    # Each threshold sits halfway to the next lower score (to 0 below the lowest), not on a
+    # score: a decision then survives numerical noise (another CPU's kernels, bf16, a
+    # re-export) smaller than half the gap, and every validation decision stays the same.
+    below = np.r_[s[last[1:]], min(float(s[-1]), 0.0)]
+    return [
+        PRPoint(
+            threshold=float((s[i] + low) / 2),
+            precision=float(tp[i] / (tp[i] + fp[i])),
+            recall=float(tp[i] / positives),
+        )
+        for i, low in zip(last, below, strict=True)
+    ]
+
+
+def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Mean of the precision at each lovelorn text's rank (ties broken against us: the same
+    figure as scikit-learn's ``average_precision_score``)."""
+    y_true = np.asarray(y_true, dtype=int)
+    curve = pr_curve(y_true, scores)
+    total, previous = 0.0, 0.0
+    for point in curve:
+        total += (point.recall - previous) * point.precision
+        previous = point.recall
+    return float(total) if y_true.sum() else 0.0
 
 
 def threshold_for_precision(curve: Sequence[PRPoint], min_precision: float) -> float | None:

@@ -56,7 +56,7 @@ def _texts(n: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def encoder() -> Any:
-    from trainer.model.encoder import build_pretrained
+    from trainer.networks.encoder import build_pretrained
 
     return build_pretrained(NAME, seed=1, max_seq_len=128)
 
@@ -77,7 +77,7 @@ def _symbol_pieces_split(reference: Any, ids: list[int]) -> list[int]:
 def test_token_ids_are_the_jars_tokenizers_on_1000_texts(encoder: Any) -> None:
     from tokenizers import Tokenizer
 
-    from trainer.model.encoder import encoder_files
+    from trainer.networks.encoder import encoder_files
 
     reference = Tokenizer.from_file(str(encoder_files(NAME) / "tokenizer.json"))
     texts = _texts(1000)
@@ -97,7 +97,7 @@ def test_the_encoder_in_paddle_matches_onnxruntime_on_200_texts(encoder: Any) ->
     import onnxruntime
     import paddle
 
-    from trainer.model.encoder import encoder_files
+    from trainer.networks.encoder import encoder_files
 
     session = onnxruntime.InferenceSession(
         str(encoder_files(NAME) / "model.onnx"), providers=["CPUExecutionProvider"]
@@ -123,7 +123,7 @@ def test_the_encoder_in_paddle_matches_onnxruntime_on_200_texts(encoder: Any) ->
 
 
 def test_the_shape_is_read_from_the_graph() -> None:
-    from trainer.model.encoder import encoder_files, read_weights
+    from trainer.networks.encoder import encoder_files, read_weights
 
     weights, shape = read_weights(encoder_files(NAME) / "model.onnx")
     assert shape == {
@@ -139,7 +139,7 @@ def test_the_shape_is_read_from_the_graph() -> None:
 
 
 def test_an_unknown_encoder_is_one_clear_error() -> None:
-    from trainer.model.encoder import encoder_files
+    from trainer.networks.encoder import encoder_files
 
     with pytest.raises(ModelError, match="unknown pretrained encoder 'bert-huge'"):
         encoder_files("bert-huge")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from trainer.errors import DataError
-from trainer.model.lac import (
+from trainer.networks.lac import (
     fit_width,
     init_word_embeddings,
     match_vocab,
@@ -117,7 +117,7 @@ def test_fitting_the_width_keeps_geometry_and_the_init_scale() -> None:
 
 
 def test_only_the_rows_lac_knows_are_overwritten(lac_dir: Path) -> None:
-    from trainer.model.build import build_from_scratch, generate_vocab
+    from trainer.networks.build import build_from_scratch, generate_vocab
 
     built = build_from_scratch("test", lac_dir.parent / "vocab", seed=1, max_seq_len=32)
     before = built.model.ernie.embeddings.word_embeddings.weight.numpy().copy()

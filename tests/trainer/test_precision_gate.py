@@ -71,7 +71,7 @@ def test_bf16_probabilities_stay_within_tolerance(tiny_home: Path) -> None:
 
 def test_gates_measure_what_the_cpu_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The measuring path, with the predictor faked: bf16 runnable and close, int8 not."""
-    from trainer.model import export
+    from monitor.model import gates as export
 
     def fake_probabilities(out_dir, manifest, texts, precision):  # type: ignore[no-untyped-def]
         base = np.linspace(0.05, 0.95, len(texts))
@@ -80,9 +80,34 @@ def test_gates_measure_what_the_cpu_runs(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(export, "cpu_support", lambda p: None if p != "int8" else "no VNNI")
     monkeypatch.setattr(export, "_probabilities", fake_probabilities)
     manifest = make_manifest("staged")
-    gates = export.precision_gates(tmp_path, manifest, TEXTS, [i % 2 for i in range(len(TEXTS))])
-    assert gates["bf16"].passed and gates["bf16"].texts == len(TEXTS)
-    assert gates["bf16"].max_abs_dp == pytest.approx(0.001)
-    assert not gates["int8"].passed and "no VNNI" in gates["int8"].reason
+    measured = export.precision_gates(tmp_path, manifest, TEXTS, [i % 2 for i in range(len(TEXTS))])
+    assert measured["bf16"].passed and measured["bf16"].texts == len(TEXTS)
+    assert measured["bf16"].max_abs_dp == pytest.approx(0.001)
+    assert not measured["int8"].passed and "no VNNI" in measured["int8"].reason
     no_labels = export.precision_gates(tmp_path, manifest, TEXTS, [0] * len(TEXTS))
     assert not no_labels["bf16"].passed and "no labels" in no_labels["bf16"].reason
+
+
+def test_models_gate_measures_again_and_records_it(
+    tiny_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lovelorn models gate` re-measures a version on this CPU (from its validation part or
+    from --data) and writes the result into its manifest; without labels it says what to pass."""
+    from tests.fixtures import copy_home, run_cli, write_tsv
+
+    home = copy_home(tiny_home, tmp_path)
+    monkeypatch.setenv("LOVELORN_HOME", str(home))
+    registry = ModelRegistry(home / "models")
+    registry.record_gates("v1", {})  # as a manifest written before gates existed
+    result = run_cli("models", "gate", "v1")
+    assert result.code == 0, result.err
+    assert set(registry.manifest("v1").precision_gates) == {"bf16", "int8"}
+    for precision in ("bf16", "int8"):
+        assert f"v1 {precision}: " in result.out
+    data = write_tsv(
+        tmp_path / "labelled.tsv", [(t, "1") for t in LOVELORN] + [(t, "0") for t in EVERYDAY]
+    )
+    assert run_cli("models", "gate", "v1", "--data", str(data)).code == 0
+    (registry.path("v1") / "split.jsonl").unlink()
+    refused = run_cli("models", "gate", "v1")
+    assert refused.code == 1 and "pass --data" in refused.err and "Traceback" not in refused.err

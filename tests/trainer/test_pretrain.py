@@ -12,7 +12,7 @@ from monitor.model.encoding import pad
 from tests.fixtures import EVERYDAY, FIT, LOVELORN
 from trainer.data import Example, Exclusion, SourceSpec
 from trainer.errors import DataError
-from trainer.model.build import generate_vocab
+from trainer.networks.build import generate_vocab
 from trainer.pretrain import Masker, PretrainSettings, build_corpus, pretrain
 
 TEXTS = LOVELORN + EVERYDAY
@@ -70,8 +70,8 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_pretrained_encoder_fine_tunes_with_a_fresh_classifier(tmp_path: Path) -> None:
-    from trainer.model.build import load_pretrained
-    from trainer.model.finetune import fine_tune
+    from trainer.networks.build import load_pretrained
+    from trainer.networks.finetune import fine_tune
 
     result = _run(tmp_path / "run")
     saved = _weights(result.model_dir)

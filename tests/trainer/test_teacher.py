@@ -12,9 +12,9 @@ from monitor.model import encode_batch, softmax_positive
 from tests.fixtures import EVERYDAY, FIT, LOVELORN
 from trainer.data import Example
 from trainer.errors import DataError
-from trainer.model.build import build_from_scratch
-from trainer.model.finetune import fine_tune, predict_dygraph
-from trainer.model.teacher import cross_fitted_targets
+from trainer.networks.build import build_from_scratch
+from trainer.networks.finetune import fine_tune, predict_dygraph
+from trainer.networks.teacher import cross_fitted_targets
 
 
 def test_training_fits_soft_targets_not_labels(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_teacher_needs_both_classes() -> None:
 def test_every_target_comes_from_a_model_that_never_saw_the_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import trainer.model.teacher as teacher
+    import trainer.networks.teacher as teacher
 
     fitted = teacher.fit_char_ngram
     scored: list[str] = []

@@ -12,8 +12,8 @@ from tests.fixtures import EVERYDAY, FIT, LOVELORN, fixture_examples, run_cli, t
 from trainer.data import Example
 from trainer.errors import ModelError
 from trainer.evaluation.metrics import binary_report
-from trainer.model.build import build_from_scratch, load_pretrained
-from trainer.model.finetune import fine_tune, predict_dygraph
+from trainer.networks.build import build_from_scratch, load_pretrained
+from trainer.networks.finetune import fine_tune, predict_dygraph
 
 
 def test_training_fits_fixture_examples(tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_a_failed_export_parity_check_is_one_error_line(
 ) -> None:
     """An export that does not score like the trained model is refused, not registered, and the
     CLI says so in one line (it used to escape every handler)."""
-    import trainer.model.export as export
+    import trainer.networks.export as export
 
     monkeypatch.setenv("LOVELORN_HOME", str(tmp_path))
     monkeypatch.setattr(export, "PARITY_TOLERANCE", -1.0)  # any difference is too much

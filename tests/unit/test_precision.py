@@ -71,7 +71,7 @@ def test_explicit_precision_needs_a_passed_gate_and_the_isa() -> None:
     assert choose_precision("fp32", {}, _no_reduced) == "fp32"
     with pytest.raises(ScoringError, match="no bf16 accuracy gate"):
         choose_precision("bf16", {}, _all_run, version="v7")
-    with pytest.raises(ScoringError, match="gate failed: too far"):
+    with pytest.raises(ScoringError, match="gate did not pass: too far"):
         choose_precision("bf16", {"bf16": _gate("bf16", False)}, _all_run)
     with pytest.raises(ScoringError, match="no ISA"):
         choose_precision("int8", {"int8": _gate("int8", True)}, _no_reduced)

@@ -67,8 +67,8 @@ def pretrain(
 
     With --max-steps 0 it writes the initialisation alone (e.g. LAC's embeddings)."""
     from trainer.data import load_recipe
-    from trainer.model.build import set_ppnlp_home
-    from trainer.model.lac import fetch_lac, read_lac
+    from trainer.networks.build import set_ppnlp_home
+    from trainer.networks.lac import fetch_lac, read_lac
     from trainer.pretrain import PretrainSettings, build_corpus
     from trainer.pretrain import pretrain as run
 

@@ -114,8 +114,8 @@ def train(
 
     from monitor.settings import TrainerSettings
     from trainer.data import load_recipe, load_source, split_stratified
-    from trainer.model.build import build_from_scratch, load_pretrained, set_ppnlp_home
-    from trainer.model.encoder import ENCODERS, build_pretrained
+    from trainer.networks.build import build_from_scratch, load_pretrained, set_ppnlp_home
+    from trainer.networks.encoder import ENCODERS, build_pretrained
     from trainer.pipeline import train_and_register
     from trainer.provenance import provenance
 

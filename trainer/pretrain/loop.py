@@ -1,7 +1,7 @@
 """Masked-language-model pretraining of the classifier's own encoder, resumable, on a budget.
 
 The model is ``ErnieForMaskedLM`` on exactly the ``ErnieConfig`` and generated vocabulary that
-``trainer.model.build_from_scratch`` uses, so the saved directory is an ordinary checkpoint for
+``trainer.networks.build_from_scratch`` uses, so the saved directory is an ordinary checkpoint for
 ``lovelorn train --pretrained DIR``: the encoder's weights load into
 ``ErnieForSequenceClassification``, the MLM head is dropped and the classifier starts fresh.
 
@@ -28,10 +28,10 @@ from tqdm import tqdm
 
 from monitor.model.encoding import encode_batch
 from trainer.errors import DataError
-from trainer.model.build import dygraph
-from trainer.model.checkpoint import load_checkpoint, save_checkpoint
-from trainer.model.finetune import batches
-from trainer.model.lac import LacEmbeddings, LacMatch, init_word_embeddings
+from trainer.networks.build import dygraph
+from trainer.networks.checkpoint import load_checkpoint, save_checkpoint
+from trainer.networks.finetune import batches
+from trainer.networks.lac import LacEmbeddings, LacMatch, init_word_embeddings
 from trainer.pretrain.masking import Masker
 from trainer.pretrain.mlm import build_mlm, evaluate_mlm, forward_loss, mlm_optimizer
 from trainer.pretrain.settings import RUN_DEFINING, PretrainSettings

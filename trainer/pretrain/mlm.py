@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from trainer.model.build import dygraph, scratch_config, write_vocab
-from trainer.model.finetune import adamw
+from trainer.networks.build import dygraph, scratch_config, write_vocab
+from trainer.networks.finetune import adamw
 from trainer.pretrain.masking import MaskedBatch
 from trainer.pretrain.settings import PretrainSettings
 

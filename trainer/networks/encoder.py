@@ -29,7 +29,7 @@ from monitor.cache import cache_root
 from monitor.embedded.maven import copy_dependencies
 from monitor.errors import ServiceError
 from trainer.errors import ModelError
-from trainer.model.build import BuiltModel, dygraph
+from trainer.networks.build import BuiltModel, dygraph
 
 __all__ = ["ENCODERS", "PretrainedEncoder", "build_pretrained", "encoder_files", "read_weights"]
 

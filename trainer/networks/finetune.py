@@ -20,7 +20,7 @@ from monitor.settings import TrainerSettings
 from trainer.data.examples import Example
 from trainer.errors import ModelError
 from trainer.evaluation.metrics import binary_report, choose_threshold
-from trainer.model.checkpoint import load_checkpoint, save_checkpoint
+from trainer.networks.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["FitResult", "adamw", "batches", "fine_tune", "predict_dygraph", "served_macro_f1"]
 

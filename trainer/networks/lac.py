@@ -24,7 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from trainer.errors import DataError
-from trainer.model.paddle_tensor import read_lod_tensor
+from trainer.networks.paddle_tensor import read_lod_tensor
 
 __all__ = [
     "LacEmbeddings",
