@@ -62,6 +62,7 @@ EVERYDAY = [
     "公司楼下的猫又胖了",
     "周一又来了，打工人冲鸭",
 ]
+TEXTS = LOVELORN + EVERYDAY
 FIT = TrainerSettings(
     epochs=20, batch_size=8, learning_rate=5e-3, patience=100, max_seq_len=64, seed=3
 )
@@ -83,22 +84,25 @@ FIXTURE_MARGINS: list[str] = []  # printed in the test summary
 FIXTURE_MODELS: list[Path] = []  # model folders, for the summary's oneDNN probe
 
 
-def fixture_examples(path: Path) -> Path:
-    rows = [(t + end, "1") for end in SPELLINGS for t in LOVELORN]
-    rows += [(t + end, "0") for end in SPELLINGS for t in EVERYDAY]
+def fixture_examples(path: Path, positives: list[str] = LOVELORN) -> Path:
+    """The fixture texts labelled lovelorn when in ``positives`` (a test that needs a model
+    that disagrees with the usual one moves a few texts across)."""
+    rows = [(t + end, "1" if t in positives else "0") for end in SPELLINGS for t in TEXTS]
     return write_tsv(path, rows)
 
 
-def check_margin(settings: Settings, version: str, what: str) -> float:
-    """The fixture model's separation of LOVELORN from EVERYDAY, and of both from its
-    serving threshold; fails the test session with a clear message when under MIN_MARGIN."""
+def check_margin(
+    settings: Settings, version: str, what: str, positives: list[str] = LOVELORN
+) -> float:
+    """The fixture model's separation of its lovelorn texts from the others, and of both from
+    its serving threshold; fails the test with a clear message when under MIN_MARGIN."""
     from monitor.model import registry_for
     from monitor.model.predictor import PaddlePredictor
 
     predictor = PaddlePredictor.from_registry(registry_for(settings), settings.scorer, version)
     try:
-        high = predictor.probabilities(LOVELORN)
-        low = predictor.probabilities(EVERYDAY)
+        high = predictor.probabilities(positives)
+        low = predictor.probabilities([t for t in TEXTS if t not in positives])
     finally:
         predictor.close()
     threshold = predictor.manifest.threshold
@@ -145,8 +149,10 @@ def train_tiny(
     seed: int = 3,
     promote: bool | None = None,
     force: bool = False,
+    positives: list[str] = LOVELORN,
 ):  # type: ignore[no-untyped-def]
-    """Train and register the ``test``-size model on ``data``; returns the TrainOutcome."""
+    """Train and register the ``test``-size model on ``data`` (whose lovelorn texts are
+    ``positives``); returns the TrainOutcome."""
     from trainer.data import SourceSpec, load_source
     from trainer.networks.build import build_from_scratch
     from trainer.pipeline import train_and_register
@@ -157,7 +163,9 @@ def train_tiny(
     outcome = train_and_register(
         settings, built, examples, [report], promote=promote, force=force, progress=False
     )
-    check_margin(settings, outcome.manifest.version, f"seed {seed} ({outcome.manifest.version})")
+    check_margin(
+        settings, outcome.manifest.version, f"seed {seed} ({outcome.manifest.version})", positives
+    )
     return outcome
 
 
