@@ -10,9 +10,10 @@ Children die with the supervisor: on Linux the kernel SIGKILLs them when it dies
 SIGKILL or the OOM killer (nobody would be left to escalate a SIGTERM that hangs), so no
 scorer lingers as a zombie group member with an old model.
 
-The status line adds up each child's counters over all its lives: a restarted child
-starts counting from zero, so what an earlier life counted is kept, and a child's last
-counts come from the snapshot it writes as it exits (a scrape could be a second old).
+The status adds up each child's counters over all its lives: a restarted child starts
+counting from zero, so what an earlier life counted is kept, and a child's last counts come
+from the snapshot it writes as it exits (a scrape could be a second old). Parsing the
+children's metrics lives in ``monitor.status_counts``, the line in ``monitor.status_line``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +33,12 @@ from monitor.embedded.processes import die_with_this_process, free_port
 from monitor.errors import MonitorError
 from monitor.retry import Retry, Stopped
 from monitor.status_counts import Counts, parse_counts
+from monitor.status_line import report_status, status_line
 
 __all__ = ["Child", "Counts", "Supervisor", "parse_counts"]
 
 log = structlog.get_logger()
 STOP_TIMEOUT_S = 40.0
-LOG_EVERY_S = 10.0
 CHECK_TIMEOUT_S = 10.0
 
 
@@ -153,7 +153,7 @@ class Supervisor:
             asyncio.create_task(self._keep_alive(child, stop), name=child.name)
             for child in self.children
         ]
-        status = asyncio.create_task(self._report(stop))
+        status = asyncio.create_task(report_status(self, stop, self._status_every_s))
         try:
             await stop.wait()
         finally:
@@ -170,7 +170,7 @@ class Supervisor:
             await self._read_alerts()
             if sys.stdout.isatty():
                 sys.stdout.write("\n")
-            log.info("final", line=self.line(self.totals(), None, 0.0))
+            log.info("final", line=status_line(self.totals(), None, 0.0, self.restarts))
         if self._fatal is not None:
             raise self._fatal
 
@@ -225,6 +225,10 @@ class Supervisor:
             process.kill()
             await process.wait()
 
+    @property
+    def restarts(self) -> int:
+        return sum(c.restarts for c in self.children)
+
     async def scrape(self, client: httpx.AsyncClient) -> Counts:
         await self._read_alerts()
         for child in self.children:
@@ -239,35 +243,3 @@ class Supervisor:
             if child.process is not None:  # the life may have ended while we waited
                 child.current = parse_counts(response.text)
         return self.totals()
-
-    def line(self, now: Counts, before: Counts | None, seconds: float) -> str:
-        def rate(field_name: str) -> str:
-            if before is None or seconds <= 0:
-                return ""
-            return f" ({(getattr(now, field_name) - getattr(before, field_name)) / seconds:.1f}/s)"
-
-        batches = now.batches - (before.batches if before else 0)
-        batch_sum = now.batch_sum - (before.batch_sum if before else 0)
-        return (
-            f"published {now.published:.0f}{rate('published')}  "
-            f"scored {now.scored:.0f}{rate('scored')}  "
-            f"batch {batch_sum / batches if batches else 0:.1f}  lag {now.lag:.0f}  "
-            f"alerts {now.alerts:.0f}  dead letters {now.dead_letters:.0f}  "
-            f"restarts {sum(c.restarts for c in self.children)}"
-        )
-
-    async def _report(self, stop: asyncio.Event) -> None:
-        tty = sys.stdout.isatty()
-        previous, previous_t = Counts(), time.monotonic()
-        logged, logged_t = Counts(), time.monotonic()
-        async with httpx.AsyncClient() as client:
-            while not stop.is_set():
-                await asyncio.sleep(self._status_every_s)
-                now, current = time.monotonic(), await self.scrape(client)
-                if tty:
-                    sys.stdout.write("\r\033[K" + self.line(current, previous, now - previous_t))
-                    sys.stdout.flush()
-                elif now - logged_t >= LOG_EVERY_S:  # rates over the whole logging window
-                    log.info("status", line=self.line(current, logged, now - logged_t))
-                    logged, logged_t = current, now
-                previous, previous_t = current, now

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from monitor.metrics import Metrics
 from monitor.scoring.stats import ScorerMetrics
+from monitor.status_line import status_line
 from monitor.supervisor import Child, Counts, Supervisor, parse_counts
 
 
@@ -107,13 +108,13 @@ def test_line_shows_rates_over_the_window(tmp_path: Path) -> None:
     sup = Supervisor([c])
     now = Counts(published=100, scored=50, batches=5, batch_sum=50, alerts=3, dead_letters=1, lag=7)
     before = Counts(published=80, scored=30, batches=3, batch_sum=20)
-    assert sup.line(now, before, 10.0) == (
+    assert status_line(now, before, 10.0, sup.restarts) == (
         "published 100 (2.0/s)  scored 50 (2.0/s)  batch 15.0  lag 7  "
         "alerts 3  dead letters 1  restarts 2"
     )
     # no window: no rates, and the mean batch over everything
-    assert sup.line(now, None, 0.0) == (
+    assert status_line(now, None, 0.0, sup.restarts) == (
         "published 100  scored 50  batch 10.0  lag 7  alerts 3  dead letters 1  restarts 2"
     )
-    assert "(" not in sup.line(now, before, 0.0)
-    assert "batch 0.0" in sup.line(Counts(), None, 0.0)
+    assert "(" not in status_line(now, before, 0.0, sup.restarts)
+    assert "batch 0.0" in status_line(Counts(), None, 0.0, sup.restarts)
