@@ -6,9 +6,14 @@ Starts its own Redis (loopback, memory only), writes the alerts through the scor
 write (``AlertLog.write``), starts `lovelorn console` as a separate process (one uvicorn
 worker) and waits until its per-user index has caught up with the stream. Then each
 reviewer (asyncio + httpx, its own cookie jar) logs in and, until time is up, lists its
-team's queue, opens a random alert of the first page, and posts a verdict; every 20th
+team's queue, opens a random alert of its first 20 rows, and posts a verdict; every 20th
 round it also opens the quality page. Half the reviewers are in team care, half in ads,
-so two teams share each queue. Prints p50/p95/p99 per page kind and stops everything it
+so each team's reviewers share one queue. Prints p50/p95/p99 per page kind, then what
+became of the claims and verdicts: opening an alert claims it (``yours``) unless a teammate
+got there first (``held``: no verdict is posted) or the team decided it meanwhile; each
+verdict posted is ``saved``, ``second`` (the team had decided it: nothing written) or
+``claimed`` (a teammate had it open: nothing written), and the verdict stream is checked
+against the saved count and for any alert a team decided twice. Stops everything it
 started. Every request goes to 127.0.0.1 only, and the loop is bounded in time.
 """
 
@@ -26,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,7 +45,7 @@ from monitor.embedded.processes import free_port
 from monitor.embedded.services import redis_binary
 from monitor.schemas import Alert, alert_id, utcnow
 from monitor.settings import RedisSettings
-from monitor.store import AlertLog, Store
+from monitor.store import AlertLog, Store, VerdictLog
 
 SECRET = "console-load-bench-secret-0123456789"
 PASSWORD = "bench reviewer passphrase"
@@ -59,6 +64,8 @@ TEXTS = [  # invented for this benchmark
 ROWS = re.compile(r'data-href="([^"]+)"')
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ACTION = re.compile(r'action="(/review/[^"]+/verdict[^"]*)"')
+CLAIM = re.compile(r'data-claim="(\w+)"')
+DECIDED = re.compile(r"decided=(\w+)")
 
 
 async def fill(redis: RedisSettings, n: int) -> None:
@@ -102,6 +109,9 @@ class Timings:
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
+        self.claims: Counter[str] = Counter()  # on opening: yours / held / decided
+        self.verdicts: Counter[str] = Counter()  # of those posted: saved / second / claimed
+        self.throttled = 0  # logins answered 429 (then tried again after Retry-After)
 
     async def call(self, kind: str, request) -> httpx.Response | None:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
@@ -111,20 +121,25 @@ class Timings:
             self.errors[kind] += 1
             return None
         self.times[kind].append(time.perf_counter() - started)
-        if response.status_code >= 400:
+        if response.status_code >= 400 and not (kind == "login" and response.status_code == 429):
             self.errors[kind] += 1
         return response
 
 
 async def reviewer(
     base: str, name: str, until: float, think_s: float, timings: Timings, seed: int
-) -> int:
-    rng, decided = random.Random(seed), 0
+) -> None:
+    rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        form = await timings.call("login form", client.get("/login"))
-        token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
-        data = {"csrf": token, "name": name, "password": PASSWORD, "next": "/queue"}
-        await timings.call("login", client.post("/login", data=data))
+        for _ in range(10):  # all from 127.0.0.1 at once: the login throttle may ask to wait
+            form = await timings.call("login form", client.get("/login"))
+            token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+            data = {"csrf": token, "name": name, "password": PASSWORD, "next": "/queue"}
+            answer = await timings.call("login", client.post("/login", data=data))
+            if answer is None or answer.status_code != 429:
+                break
+            timings.throttled += 1
+            await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
         rounds = 0
         while time.monotonic() < until:
             rounds += 1
@@ -136,15 +151,20 @@ async def reviewer(
             item = await timings.call("alert", client.get(html.unescape(rng.choice(rows[:20]))))
             if item is None or item.status_code != 200:
                 continue
+            claim = CLAIM.search(item.text)
+            timings.claims[claim.group(1) if claim else "unknown"] += 1
+            if claim is None or claim.group(1) != "yours":
+                continue  # a teammate has it open, or it was decided meanwhile: no form
             await asyncio.sleep(think_s)
             action = html.unescape(ACTION.search(item.text).group(1))  # type: ignore[union-attr]
             verdict = rng.choice(["lovelorn", "not_lovelorn", "unsure"])
             form_data = {"csrf": CSRF.search(item.text).group(1), "verdict": verdict, "note": ""}  # type: ignore[union-attr]
             posted = await timings.call("verdict", client.post(action, data=form_data))
-            decided += posted is not None and "decided=done" in posted.headers.get("location", "")
+            if posted is not None:
+                outcome = DECIDED.search(posted.headers.get("location", ""))
+                timings.verdicts[outcome.group(1) if outcome else "unknown"] += 1
             if rounds % 20 == 0:
                 await timings.call("quality", client.get("/quality"))
-    return decided
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -177,12 +197,28 @@ async def load(args: argparse.Namespace, base: str, names: list[str]) -> Timings
     timings = Timings()
     until = time.monotonic() + args.seconds
     started = time.monotonic()
-    decided = await asyncio.gather(
+    await asyncio.gather(
         *(reviewer(base, n, until, args.think_ms / 1000, timings, i) for i, n in enumerate(names))
     )
     print(f"\n{args.reviewers} reviewers, {time.monotonic() - started:.0f} s, {args.alerts:,} alerts in "
-          f"the stream, think time {args.think_ms:.0f} ms; {sum(decided)} verdicts recorded")  # fmt: skip
+          f"the stream, think time {args.think_ms:.0f} ms")  # fmt: skip
     return timings
+
+
+async def outcomes(redis: RedisSettings, timings: Timings) -> None:
+    """What became of claims and verdicts, checked against the verdict stream itself."""
+    async with Store(redis) as store:
+        stream = [v async for _, v in VerdictLog(store).scan()]
+    twice = sum(n - 1 for n in Counter((v.team, v.alert_id) for v in stream).values() if n > 1)
+    c, v = timings.claims, timings.verdicts
+    print(f"logins asked to wait by the throttle (then retried): {timings.throttled}")
+    print(f"alerts opened: {sum(c.values()):,} — claimed: {c['yours']:,}, a teammate's "
+          f"(no form shown): {c['held']:,}, decided meanwhile: {c['decided']:,}")  # fmt: skip
+    print(f"verdicts posted: {sum(v.values()):,} — saved: {v['saved']:,}, second (team had "
+          f"decided): {v['second']:,}, refused (a teammate had it open): {v['claimed']:,}, "
+          f"other: {v['unknown']:,}")  # fmt: skip
+    print(f"verdict stream: {len(stream):,} verdicts (saved answers: {v['saved']:,}); "
+          f"alerts a team decided twice: {twice}")  # fmt: skip
 
 
 def report(timings: Timings) -> None:
@@ -236,7 +272,9 @@ def main(args: argparse.Namespace) -> None:
         asyncio.run(answering(base))
         caught_up = asyncio.run(indexed(settings))
         print(f"console up; its index caught up after {caught_up:.1f} s more", file=sys.stderr)
-        report(asyncio.run(load(args, base, names)))
+        timings = asyncio.run(load(args, base, names))
+        report(timings)
+        asyncio.run(outcomes(settings, timings))
     finally:
         for process in reversed(processes):
             process.terminate()

@@ -111,3 +111,51 @@ def test_cli_config_show_masks_secret(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["weibo"]["cookie"] == "**********"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:pw@h/x", "https://u:**********@h/x"),
+        ("redis://:hunter2@redis.internal:6379/0", "redis://:**********@redis.internal:6379/0"),
+        ("https://TOKEN@hooks.example/x?a=b@c", "https://**********@hooks.example/x?a=b@c"),
+        ("https://u:p@ss@[::1]:bad/x", "https://u:**********@[::1]:bad/x"),  # never raises
+        ("https://hooks.example/x@y", "https://hooks.example/x@y"),  # an @ in the path only
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_mask_url_hides_every_userinfo(url: str, shown: str) -> None:
+    from monitor.settings import mask_url
+
+    assert mask_url(url) == shown
+
+
+def test_config_show_masks_credentials_in_every_url(tmp_path: Path) -> None:
+    """Not only the Redis URL: the webhook URL too, and any URL-valued setting (TOML lists
+    included), without a list of which settings hold URLs."""
+    cfg = tmp_path / "lovelorn.toml"
+    cfg.write_text('[weibo]\nbase_url = "https://weibo-user:weibo-pass@m.weibo.cn"\n')
+    env = {
+        "LOVELORN_WEBHOOK__URL": "https://u:pw-webhook@h/x",
+        "LOVELORN_REDIS__URL": "redis://:pw-redis@redis.internal:6379/0",
+    }
+    result = _cli("--config", str(cfg), "config", "show", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "pw-webhook" not in result.stdout and "pw-redis" not in result.stdout
+    assert "weibo-pass" not in result.stdout
+    shown = json.loads(result.stdout)
+    assert shown["webhook"]["url"] == "https://u:**********@h/x"
+    assert shown["redis"]["url"] == "redis://:**********@redis.internal:6379/0"
+    assert shown["weibo"]["base_url"] == "https://weibo-user:**********@m.weibo.cn"
+
+
+def test_console_security_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOVELORN_CONSOLE__SESSION_IDLE_S", "900")
+    monkeypatch.setenv("LOVELORN_CONSOLE__LOGIN__FREE_FAILURES", "3")
+    s = load_settings()
+    assert s.console.session_idle_s == 900 and s.console.login.free_failures == 3
+    assert s.console.login.backoff_s == 1.0 and s.console.login.backoff_cap_s == 900.0
+    monkeypatch.setenv("LOVELORN_CONSOLE__LOGIN__FORGET_S", "60")
+    with pytest.raises(ConfigError, match="forget_s must be at least backoff_cap_s"):
+        load_settings()

@@ -17,7 +17,7 @@ def config_group() -> None:
 @config_group.command("show")
 @click.pass_obj
 def show(app: AppContext) -> None:
-    """Print the effective settings as JSON, secrets masked."""
+    """Print the effective settings as JSON, secrets and credentials in URLs masked."""
     click.echo(json.dumps(app.settings.masked(), indent=2, ensure_ascii=False))
 
 

@@ -20,8 +20,8 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from monitor.console.access import RequireLogin
-from monitor.console.reviewers import ReviewerDirectory
+from monitor.console.access import RequireLogin, unavailable
+from monitor.console.reviewers import ReviewerDirectory, known_teams, unknown_team
 from monitor.console.sessions import Session, SessionCodec
 from monitor.console.views import ago
 from monitor.errors import ConfigError, MonitorError, RegistryError
@@ -31,9 +31,13 @@ from monitor.model.manifest import Manifest
 from monitor.settings import Settings
 from monitor.store import (
     AuditLog,
+    Decisions,
     Lane,
+    LoginThrottle,
+    ReviewClaims,
     ReviewLane,
     ReviewQueue,
+    SessionRecords,
     Store,
     UserIndex,
     VerdictLog,
@@ -60,11 +64,16 @@ class Console:
                 "LOVELORN_CONSOLE__SECRET_KEY to a long random string "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
+        if c.auth == "header" and (why := unknown_team(settings, c.default_team)):
+            raise ConfigError(f"console.default_team: {why}")
         self.settings = settings
+        self.teams = frozenset(known_teams(settings))
         self.store = store or Store(settings.redis)
         self._owns_store = store is None
         self.reviewers = ReviewerDirectory(settings)
         self.codec = SessionCodec(secret, c.session_max_age_s)
+        self.records = SessionRecords(self.store, idle_s=c.session_idle_s)
+        self.throttle = LoginThrottle(self.store, c.login)
         self.templates = Environment(
             loader=PackageLoader("monitor.console"),
             autoescape=select_autoescape(default=True),
@@ -74,6 +83,8 @@ class Console:
         self.templates.filters["ago"] = ago
         self.audit = AuditLog(self.store, maxlen=c.audit_maxlen)
         self.verdicts = VerdictLog(self.store)
+        self.decisions = Decisions(self.store)
+        self.claims = ReviewClaims(self.store, lease_s=c.claim_lease_s)
         self.index = UserIndex(self.store)
         self.lane = ReviewLane(self.store)
         self.cache: dict[str, Any] = {}
@@ -87,7 +98,10 @@ class Console:
         self._registry = registry_for(settings)
         self._manifests: dict[str, Manifest] = {}
 
-    def queue(self, team: str, lane: Lane, policy: str | None = None) -> ReviewQueue:
+    def queue(
+        self, team: str, lane: Lane, policy: str | None = None, reviewer: str | None = None
+    ) -> ReviewQueue:
+        """``team``'s queue; as ``reviewer`` sees it (without teammates' claims) if given."""
         return ReviewQueue(
             self.store,
             team=team,
@@ -95,7 +109,14 @@ class Console:
             policy=policy,
             window=self.settings.console.queue_window,
             cache=self.cache,
+            reviewer=reviewer,
         )
+
+    def visible_policies(self, team: str) -> list[str]:
+        """The policies whose tags ``team`` sees: ``console.team_policies`` (the care team
+        has no business with the ads team's targeting), or all of them."""
+        chosen = self.settings.console.team_policies.get(team)
+        return self.policies if chosen is None else [p for p in self.policies if p in chosen]
 
     def groups(self, team: str, lane: Lane) -> list[str]:
         """Every group a team reads ``lane`` through: a verdict acknowledges it in each."""
@@ -154,12 +175,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _store_error(request: Request, exc: Exception) -> Response:
-    log.warning("console_store_error", path=request.url.path, error=str(exc))
-    return PlainTextResponse(f"Redis is not answering, try again shortly: {exc}\n", status_code=503)
+    assert isinstance(exc, MonitorError)
+    return unavailable(request.url.path, exc)
 
 
 def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
-    from monitor.console import login, pages, quality
+    from monitor.console import login, pages, quality, review
 
     console = Console(settings, store)
 
@@ -178,13 +199,15 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
             await console.aclose()
 
     app = Starlette(
-        routes=[*login.ROUTES, *pages.ROUTES, *quality.ROUTES],
+        routes=[*login.ROUTES, *pages.ROUTES, *review.ROUTES, *quality.ROUTES],
         middleware=[
             Middleware(
                 RequireLogin,  # type: ignore[arg-type]
                 codec=console.codec,
                 reviewers=console.reviewers,
+                records=console.records,
                 console=settings.console,
+                teams=console.teams,
             )
         ],
         exception_handlers={HTTPException: _http_error, MonitorError: _store_error},

@@ -1,9 +1,11 @@
-"""The review queue, one alert in context, and the verdict that takes it out of the queue.
+"""The review queue and one alert in context (the verdict and its undo: ``review``).
 
-Reading a page acknowledges nothing; only a verdict does (``VerdictLog.record``), so an
-alert a reviewer opened and left stays in the team's queue. A verdict redirects to the
-next entry in the reviewer's sort order, which is what makes 1/2/3 on the keyboard a fast
-queue. Every view and verdict is audited.
+Reading a page acknowledges nothing; only a verdict does, so an alert a reviewer opened and
+left stays in the team's queue. Opening an alert claims it for the reviewer (a lease,
+``ReviewClaims``): a teammate's queue leaves it out and a teammate who opens it anyway is
+told who has it, with no verdict form, so one team never decides an alert twice. Leaving it
+by j/k or back to the queue gives it back at once; a closed tab gives it back when the lease
+runs out. Every view is audited, with what the claim said.
 """
 
 from __future__ import annotations
@@ -15,28 +17,49 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from monitor.console.forms import read_form
-from monitor.console.views import ENTRY_ID, SORTS, Row, View, neighbours, to_row
-from monitor.store import Lane, Verdict
+from monitor.console.views import (
+    ENTRY_ID,
+    SORTS,
+    VERDICTS,
+    Feedback,
+    Row,
+    View,
+    neighbours,
+    shown,
+    to_row,
+)
+from monitor.store import Lane
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "entry_of", "queue_rows", "view_of"]
 
-VERDICTS = {"lovelorn": "Lovelorn", "not_lovelorn": "Not lovelorn", "unsure": "Unsure"}
 SHOWN = 50  # rows on the queue page: the top of the sorted window (a page renders in ms)
 STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
 
 
-def _view(request: Request) -> View:
+def view_of(request: Request) -> View:
+    """The reviewer's view from the query; policies only among those their team sees."""
+    console, session = request.app.state.console, request.state.session
     try:
-        return View.parse(dict(request.query_params), request.app.state.console.policies)
+        return View.parse(dict(request.query_params), console.visible_policies(session.team))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
 
 
-async def _rows(request: Request, view: View) -> list[Row]:
+async def queue_rows(request: Request, view: View) -> list[Row]:
+    """The queue as this reviewer sees it: sorted, without what teammates have open."""
     console, session = request.app.state.console, request.state.session
-    entries = await console.queue(session.team, view.lane, view.policy).entries()
-    return view.order([to_row(entry_id, item) for entry_id, item in entries])
+    queue = console.queue(session.team, view.lane, view.policy, reviewer=session.user)
+    visible = console.visible_policies(session.team)
+    return view.order([shown(to_row(i, item), visible) for i, item in await queue.entries()])
+
+
+def _context(request: Request) -> dict[str, object]:
+    """What every review page shows about the last action (``_feedback.html``)."""
+    return {
+        "feedback": Feedback.parse(request.query_params),
+        "undo_s": round(request.app.state.console.settings.console.undo_s),
+        "verdicts": VERDICTS,
+    }
 
 
 async def index(request: Request) -> Response:
@@ -44,8 +67,8 @@ async def index(request: Request) -> Response:
 
 
 async def queue(request: Request) -> Response:
-    console, session, view = request.app.state.console, request.state.session, _view(request)
-    rows = await _rows(request, view)
+    console, session, view = request.app.state.console, request.state.session, view_of(request)
+    rows = await queue_rows(request, view)
     waiting = await console.queue(session.team, view.lane, view.policy).waiting()
     await console.audit.record(
         session.user, "view_queue", team=session.team, lane=view.lane, shown=str(len(rows))
@@ -57,15 +80,16 @@ async def queue(request: Request) -> Response:
         held=len(rows),
         view=view,
         waiting=waiting,
-        policies=console.policies,
+        policies=console.visible_policies(session.team),
         sorts=SORTS,
-        decided=request.query_params.get("decided"),
+        leaving=None,
+        **_context(request),
     )
 
 
 async def api_queue(request: Request) -> Response:
-    console, session, view = request.app.state.console, request.state.session, _view(request)
-    rows = await _rows(request, view)
+    console, session, view = request.app.state.console, request.state.session, view_of(request)
+    rows = await queue_rows(request, view)
     await console.audit.record(session.user, "api_queue", team=session.team, lane=view.lane)
     return JSONResponse(
         [
@@ -84,11 +108,18 @@ async def api_queue(request: Request) -> Response:
     )
 
 
-async def _entry(request: Request) -> tuple[Lane, str, Row]:
-    console, session = request.app.state.console, request.state.session
+def _lane_and_entry(request: Request) -> tuple[Lane, str]:
     lane, entry_id = request.path_params["lane"], request.path_params["entry_id"]
     if lane not in ("alerts", "sample") or not ENTRY_ID.fullmatch(entry_id):
         raise HTTPException(404, "no such entry")
+    return lane, entry_id
+
+
+async def entry_of(request: Request, entry_id: str | None = None) -> tuple[Lane, str, Row]:
+    """The entry of the path (or ``entry_id`` in the path's lane), with every policy tag."""
+    console, session = request.app.state.console, request.state.session
+    lane, path_entry = _lane_and_entry(request)
+    entry_id = entry_id or path_entry
     item = await console.queue(session.team, lane).get(entry_id)
     if item is None:
         raise HTTPException(404, "no such entry: trimmed from the stream, or erased")
@@ -96,86 +127,59 @@ async def _entry(request: Request) -> tuple[Lane, str, Row]:
 
 
 async def item(request: Request) -> Response:
-    """One entry in context. Its neighbours are found only when asked (``step``), so opening
-    an alert costs no queue read."""
-    console, session, view = request.app.state.console, request.state.session, _view(request)
-    lane, entry_id, row = await _entry(request)
+    """One entry in context, claimed for the reviewer unless a teammate has it or the team
+    decided it. Its neighbours are found only when asked (``step``): no queue read here."""
+    console, session, view = request.app.state.console, request.state.session, view_of(request)
+    lane, entry_id, row = await entry_of(request)
+    claim = await console.claims.take(session.team, row.item_id, session.user)
+    visible = console.visible_policies(session.team)
     history = []
     if row.user_id:
         history = [
-            to_row(i, a) for i, a in await console.index.history(row.user_id) if i != entry_id
+            shown(to_row(i, a), visible)
+            for i, a in await console.index.history(row.user_id)
+            if i != entry_id
         ]
+    holder = {"holder": claim.holder} if claim.status == "held" else {}
     await console.audit.record(
-        session.user, "view_item", team=session.team, lane=lane, entry=entry_id, id=row.item_id
-    )
+        session.user, "view_item", team=session.team, lane=lane, entry=entry_id,
+        id=row.item_id, claim=claim.status, **holder,
+    )  # fmt: skip
     return console.page(
         request,
         "item.html",
-        row=row,
+        row=shown(row, visible),
         view=View(lane, view.policy if lane == "alerts" else None, view.sort),
         history=history,
-        verdicts=VERDICTS,
-        decided=request.query_params.get("decided"),
+        claim=claim,
+        lease_ms=console.claims.lease_ms,
+        leaving=entry_id,
+        **_context(request),
     )
 
 
 async def step(request: Request) -> Response:
-    """j / k from an entry: to the next or previous one in the reviewer's sort order."""
-    view = _view(request)
-    lane, entry_id = request.path_params["lane"], request.path_params["entry_id"]
-    if lane not in ("alerts", "sample") or not ENTRY_ID.fullmatch(entry_id):
-        raise HTTPException(404, "no such entry")
+    """j / k from an entry (or back to the queue): to the next or previous one in the
+    reviewer's sort order. The entry left is given back to the team first."""
+    console, session, view = request.app.state.console, request.state.session, view_of(request)
+    lane, entry_id = _lane_and_entry(request)
+    item = await console.queue(session.team, lane).get(entry_id)
+    if item is not None:
+        released = await console.claims.release(
+            session.team, to_row(entry_id, item).item_id, session.user
+        )
+        if released:
+            await console.audit.record(
+                session.user, "claim_released", team=session.team, lane=lane, entry=entry_id
+            )
     view = View(lane, view.policy if lane == "alerts" else None, view.sort)
-    previous, following = neighbours(await _rows(request, view), entry_id)
-    target = previous if request.query_params.get("to") == "previous" else following
+    to = request.query_params.get("to")
+    if to == "queue":
+        return RedirectResponse(f"/queue?{view.query()}", status_code=303)
+    previous, following = neighbours(await queue_rows(request, view), entry_id)
+    target = previous if to == "previous" else following
     where = f"/review/{lane}/{target.entry_id}" if target else "/queue"
     return RedirectResponse(f"{where}?{view.query()}", status_code=303)
-
-
-async def verdict(request: Request) -> Response:
-    console, session, view = request.app.state.console, request.state.session, _view(request)
-    form = await read_form(request)
-    lane, entry_id, row = await _entry(request)
-    choice = form.get("verdict", "")
-    if choice not in VERDICTS:
-        raise HTTPException(400, f"verdict must be one of {', '.join(VERDICTS)}")
-    view = View(lane, view.policy if lane == "alerts" else None, view.sort)
-    rows = await _rows(request, view)
-    _, following = neighbours(rows, entry_id)
-    record = Verdict(
-        alert_id=row.item_id,
-        lane=lane,
-        comment_id=row.comment_id,
-        post_id=row.post_id,
-        user_id=row.user_id,
-        text=row.text,
-        score=row.score,
-        model_version=row.model_version,
-        policies=row.policies,
-        verdict=choice,  # type: ignore[arg-type]
-        note=form.get("note", "").strip()[:2000],
-        urgent=form.get("urgent") in ("on", "1", "true"),
-        reviewer=session.user,
-        team=session.team,
-    )
-    written = await console.verdicts.record(record, entry_id, console.groups(session.team, lane))
-    await console.audit.record(
-        session.user,
-        "verdict" if written else "verdict_refused_already_decided",
-        team=session.team,
-        lane=lane,
-        entry=entry_id,
-        id=row.item_id,
-        verdict=choice,
-        urgent=str(record.urgent).lower(),
-    )
-    if request.headers.get("accept", "").startswith("application/json"):
-        return JSONResponse(
-            {"recorded": bool(written), "next": following.entry_id if following else None}
-        )
-    target = f"/review/{lane}/{following.entry_id}" if following else "/queue"
-    status = "done" if written else "already"
-    return RedirectResponse(f"{target}?{view.query()}&decided={status}", status_code=303)
 
 
 async def static(request: Request) -> Response:
@@ -193,7 +197,6 @@ ROUTES = [
     Route("/queue", queue),
     Route("/api/queue", api_queue),
     Route("/review/{lane}/{entry_id}", item),
-    Route("/review/{lane}/{entry_id}/verdict", verdict, methods=["POST"]),
     Route("/review/{lane}/{entry_id}/step", step),
     Route("/static/{name}", static),
 ]

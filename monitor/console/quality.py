@@ -5,6 +5,10 @@
   Prometheus gauge ``lovelorn_console_score_psi``);
 - reviewed precision per policy and model version with 95% Wilson intervals, and from the
   review lane (reviewed non-alerts) the share of misses and an estimate of recall.
+
+PSI and the Wilson interval each get one plain sentence beside their plot (the template):
+a care worker should not need statistics to read the page. Per-policy figures show only
+the policies the reviewer's team sees (``Console.visible_policies``).
 """
 
 from __future__ import annotations
@@ -89,11 +93,13 @@ async def refresh_psi(console: Any) -> list[VersionDrift]:
     return drifts
 
 
-async def quality_data(console: Any) -> dict[str, Any]:
+async def quality_data(console: Any, team: str) -> dict[str, Any]:
+    """The page's figures, per policy only for the policies ``team`` sees."""
     hours = _hours(utcnow(), 48)
     days = sorted({h.replace(hour=0) for h in hours})
     hourly = await console.index.hourly(days)
-    per_hour = {p: [hourly.get((f"{h:%Y%m%d%H}", p), 0) for h in hours] for p in console.policies}
+    visible = console.visible_policies(team)
+    per_hour = {p: [hourly.get((f"{h:%Y%m%d%H}", p), 0) for h in hours] for p in visible}
     precision: dict[tuple[str, str], Rate] = {}
     drifts = {d.version: d for d in await refresh_psi(console)}
     for key, count in (await console.verdicts.counts()).items():
@@ -112,7 +118,7 @@ async def quality_data(console: Any) -> dict[str, Any]:
                 {"live (24 h)": d.drift.actual, "validation": d.drift.expected},
                 f"score distribution of {d.version}",
             )
-    rates = [precision[k] for k in sorted(precision)]
+    rates = [precision[k] for k in sorted(precision) if k[0] in visible]
     return {
         "per_hour": lines([f"{h:%H}" for h in hours], per_hour, "alerts per hour by policy"),
         "per_hour_total": {p: sum(v) for p, v in per_hour.items()},
@@ -138,14 +144,14 @@ def _recall(console: Any, d: VersionDrift, alerts: Rate | None) -> float | None:
 
 async def quality(request: Request) -> Response:
     console, session = request.app.state.console, request.state.session
-    data = await quality_data(console)
+    data = await quality_data(console, session.team)
     await console.audit.record(session.user, "view_quality", team=session.team)
     return console.page(request, "quality.html", **data)
 
 
 async def api_quality(request: Request) -> Response:
     console, session = request.app.state.console, request.state.session
-    data = await quality_data(console)
+    data = await quality_data(console, session.team)
     await console.audit.record(session.user, "api_quality", team=session.team)
     return JSONResponse(
         {

@@ -4,6 +4,11 @@ The file (``console.users_file``, default ``<home>/console-users.json``) is what
 ``lovelorn console adduser`` writes, readable by its owner only; entries in the settings
 win over the file's. It maps a name to ``{"password": "scrypt$…", "team": "care"}``: the
 hash, never a password.
+
+Teams: a team is a queue of its own (its own consumer groups), so a misspelt team must be
+refused rather than quietly open a second queue nobody else reads. The teams are the alert
+policies' names plus ``console.teams`` (``known_teams``); ``adduser`` refuses any other,
+and so do the login and the gate, for accounts written before or by hand.
 """
 
 from __future__ import annotations
@@ -18,13 +23,36 @@ from pydantic import ValidationError
 from monitor.errors import ConfigError
 from monitor.settings import ConsoleUser, Settings
 
-__all__ = ["ReviewerDirectory", "add_reviewer", "load_reviewers", "users_file", "valid_name"]
+__all__ = [
+    "ReviewerDirectory",
+    "add_reviewer",
+    "known_teams",
+    "load_reviewers",
+    "unknown_team",
+    "users_file",
+    "valid_name",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 def valid_name(name: str) -> bool:
     return bool(_NAME.fullmatch(name))
+
+
+def known_teams(settings: Settings) -> list[str]:
+    return sorted({*settings.alerts.policies, *settings.console.teams})
+
+
+def unknown_team(settings: Settings, team: str) -> str | None:
+    """Why ``team`` is refused (naming the known teams), or None when it is known."""
+    known = known_teams(settings)
+    if team in known:
+        return None
+    return (
+        f"unknown team {team!r}: the teams are {', '.join(known)} "
+        "(the alert policies' names, and console.teams for others)"
+    )
 
 
 def users_file(settings: Settings) -> Path:

@@ -1,10 +1,12 @@
 """Signed session cookies and the CSRF token they carry.
 
 A cookie is ``v1.<base64url JSON>.<base64url HMAC-SHA256>`` under a key derived from
-``console.secret_key``: the server keeps no session table, so any console process can
-serve any request. A session holds the reviewer, their team, its CSRF token, an expiry and
-the fingerprint of the reviewer's password hash (a changed password ends old sessions).
-Before login an anonymous session (empty user) carries the login form's CSRF token.
+``console.secret_key``. A session holds the reviewer, their team, its CSRF token, an
+absolute expiry, the fingerprint of the reviewer's password hash (a changed password ends
+old sessions) and a session id. A signature cannot be taken back, so a logged-in session is
+also recorded server-side under its id (``monitor.store.SessionRecords``, in Redis: any
+console process can serve any request): logout deletes the record and idleness expires it.
+Before login an anonymous session (empty user, no id) carries the login form's CSRF token.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Session:
     csrf: str
     expires: float
     fp: str = ""
+    sid: str = ""  # the server-side record's id; "" for an anonymous session
 
     @property
     def logged_in(self) -> bool:
@@ -59,7 +62,8 @@ class SessionCodec:
     def new(
         self, user: str = "", team: str = "", fp: str = "", *, ttl_s: float | None = None
     ) -> Session:
-        return Session(user, team, new_token(), time.time() + (ttl_s or self.max_age_s), fp)
+        expires = time.time() + (ttl_s or self.max_age_s)
+        return Session(user, team, new_token(), expires, fp, new_token() if user else "")
 
     def dumps(self, session: Session) -> str:
         body = "v1." + _b64(json.dumps(asdict(session), separators=(",", ":")).encode())

@@ -1,18 +1,32 @@
 """What the queue and review pages show: one row type for alerts and sampled comments, the
-view a reviewer picked (lane, policy filter, sort) and the neighbours for j/k."""
+view a reviewer picked (lane, policy filter, sort), the neighbours for j/k, and the
+feedback a redirect carries (a verdict saved and undoable, or refused and why)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlencode
 
+from monitor.console.reviewers import valid_name
 from monitor.schemas import Alert
 from monitor.store import Lane, Sampled
 
-__all__ = ["ENTRY_ID", "SORTS", "Row", "View", "ago", "neighbours", "to_row"]
+__all__ = [
+    "ENTRY_ID",
+    "SORTS",
+    "VERDICTS",
+    "Feedback",
+    "Row",
+    "View",
+    "ago",
+    "neighbours",
+    "shown",
+    "to_row",
+]
 
 ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")
 SORTS: dict[str, str] = {
@@ -22,6 +36,7 @@ SORTS: dict[str, str] = {
     "newest": "newest first",
 }
 Sort = Literal["score", "score_asc", "oldest", "newest"]
+VERDICTS = {"lovelorn": "Lovelorn", "not_lovelorn": "Not lovelorn", "unsure": "Unsure"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,47 @@ def to_row(entry_id: str, item: Alert | Sampled) -> Row:
         item.user_id, None, item.text, item.score, item.threshold, [], item.model_version,
         item.created_at, item.sampled_at,
     )  # fmt: skip
+
+
+def shown(row: Row, policies: list[str]) -> Row:
+    """``row`` with only the policy tags of ``policies`` (the reviewer's team's)."""
+    return replace(row, policies=[p for p in row.policies if p in policies])
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the last action did, read back from the redirect's query (so a reload or
+    another tab changes nothing; every value is checked, as anyone can write a URL):
+    ``decided`` is ``saved`` (as ``verdict``; ``item`` is ``lane/entry id`` to undo it),
+    ``second`` or ``claimed`` (``by`` whom, when known); ``undo`` is ``undone``, ``late``
+    or ``not_yours``."""
+
+    decided: str | None = None
+    verdict: str | None = None
+    item: str | None = None
+    by: str | None = None
+    undo: str | None = None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Feedback:
+        def pick(name: str, allowed: Collection[str]) -> str | None:
+            value = params.get(name)
+            return value if value is not None and value in allowed else None
+
+        lane, _, entry = (params.get("item") or "").partition("/")
+        item = (
+            f"{lane}/{entry}"
+            if lane in ("alerts", "sample") and ENTRY_ID.fullmatch(entry)
+            else None
+        )
+        by = params.get("by") or ""
+        return cls(
+            pick("decided", ("saved", "second", "claimed")),
+            pick("as", VERDICTS),
+            item,
+            by if valid_name(by) else None,
+            pick("undo", ("undone", "late", "not_yours")),
+        )
 
 
 @dataclass(frozen=True)

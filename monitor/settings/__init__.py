@@ -22,6 +22,8 @@ from pydantic_settings import (
 )
 
 from monitor.errors import ConfigError
+from monitor.settings.login import LoginSettings
+from monitor.settings.masking import mask_url, mask_urls
 from monitor.settings.sections import (
     AlertPolicy,
     AlertSettings,
@@ -36,7 +38,6 @@ from monitor.settings.sections import (
     TrainerSettings,
     WebhookSettings,
     WeiboSettings,
-    mask_url,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ConsoleUser",
     "KafkaSettings",
     "KeywordTarget",
+    "LoginSettings",
     "PostTarget",
     "RedisSettings",
     "RegistrySettings",
@@ -56,6 +58,7 @@ __all__ = [
     "WeiboSettings",
     "load_settings",
     "mask_url",
+    "mask_urls",
 ]
 
 CONFIG_ENV = "LOVELORN_CONFIG"
@@ -94,11 +97,10 @@ class Settings(BaseSettings):
         return self.home / "services"
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings as JSON-able data; SecretStr dumps as '**********', and a
-        password written into the Redis URL is masked too."""
-        data = self.model_dump(mode="json")
-        data["redis"]["url"] = mask_url(self.redis.url)
-        return data
+        """The effective settings as JSON-able data; SecretStr dumps as '**********', and the
+        credentials written into any URL (Redis, webhook, …) are masked too."""
+        masked: dict[str, Any] = mask_urls(self.model_dump(mode="json"))
+        return masked
 
 
 def _describe(exc: ValidationError) -> str:

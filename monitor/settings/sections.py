@@ -281,6 +281,12 @@ class ConsoleSettings(_Section):
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = Field(
         0, description="Prometheus endpoint of `lovelorn console` (score PSI gauge); 0 = off"
     )
+    # teams besides the alert policies' names; a reviewer of any other team is refused
+    teams: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]] = []
+    # the policy tags a team sees (other policies stay hidden); a team not listed sees all
+    team_policies: dict[str, list[str]] = {"care": ["care", "default"]}
+    claim_lease_s: Annotated[float, Field(gt=0, le=3600)] = 90.0  # an opened alert stays yours
+    undo_s: Annotated[float, Field(ge=0, le=600)] = 60.0  # a verdict can be undone; 0 = never
 
 
 class WebhookSettings(_Section):

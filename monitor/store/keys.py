@@ -46,6 +46,18 @@ class Keys:
         """Set once a team gave a verdict on an alert or sample id."""
         return f"{self.prefix}decided:{team}:{item_id}"
 
+    def claim(self, team: str, item_id: str) -> str:
+        """A reviewer's lease on an alert or sample id within a team (``claims.ReviewClaims``)."""
+        return f"{self.prefix}claim:{team}:{item_id}"
+
+    def undo(self, team: str, item_id: str) -> str:
+        """What undoing a team's fresh verdict takes back, until the undo window closes."""
+        return f"{self.prefix}undo:{team}:{item_id}"
+
+    def returned(self, team: str, lane: str) -> str:
+        """Entries whose verdict was undone: back in the team's queue (a sorted set)."""
+        return f"{self.prefix}returned:{team}:{lane}"
+
     def user_alerts(self, user_id: str) -> str:
         """The console's index of a user's alert entries (stream ids by time)."""
         return f"{self.prefix}console:user:{user_id}"
@@ -57,6 +69,11 @@ class Keys:
     def score_histogram(self, version: str, hour: str) -> str:
         """Live scores of one model version in one UTC hour (``YYYYMMDDHH``), by logit bin."""
         return f"{self.prefix}scores:hist:{version}:{hour}"
+
+    def comment_owner(self, comment_id: str) -> str:
+        """The input record (``topic/partition/offset``) that owns a comment's decision: the
+        scorer's dedupe of a comment published twice (``DecidedComments``)."""
+        return f"{self.prefix}comment:{comment_id}"
 
     def replay(self) -> Keys:
         """Replay writes under its own prefix, never into the live stream."""

@@ -4,9 +4,11 @@ Queue: a team reads a stream through its own consumer group (``console:<team>``,
 ``console:<team>:<policy>`` for a policy view, like ``AlertLog.read``), as one consumer,
 so its reviewers share one queue. Entries stay pending until a verdict: the queue *is* the
 group's pending list, topped up to ``window`` entries, so a crashed console loses nothing.
-A policy view acknowledges what it skips in its own group only.
-Verdicts: one Lua script appends the verdict, counts it, marks the item decided for the
-team and acknowledges it in every group of the team, atomically; a team decides once.
+A policy view acknowledges what it skips in its own group only. Entries whose verdict was
+undone come back from the team's ``returned`` set (``decisions``). Seen by one reviewer,
+the queue leaves out what a teammate has claimed (``claims``): no two open the same item.
+Verdicts: ``decisions.Decisions`` records one atomically (verdict, count, decided mark,
+acknowledgements); a team decides once, and a verdict refused says why.
 Lanes: ``alerts`` is the alert stream; ``sample`` is the review lane of sampled
 non-alerting comments (``users.ReviewLane``), reviewed to estimate recall.
 """
@@ -21,9 +23,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from redis.exceptions import ResponseError
 
 from monitor.errors import SchemaError
-from monitor.schemas import Alert, decode, encode, utcnow
+from monitor.schemas import Alert, decode, utcnow
 from monitor.store.alerts import reader_group
 from monitor.store.client import Store
+from monitor.store.decisions import DECIDED_TTL_S, Decisions
 
 __all__ = [
     "DECIDED_TTL_S",
@@ -37,7 +40,6 @@ __all__ = [
 ]
 
 Lane = Literal["alerts", "sample"]
-DECIDED_TTL_S = 90 * 24 * 3600
 BIN_WIDTH = 0.25  # in logit units; bins -40..40 cover scores from 4.5e-5 to 1 - 4.5e-5
 _TOP_UP_ROUNDS = 5  # a rare policy must not scan the whole stream on one page view
 
@@ -120,28 +122,41 @@ class ReviewQueue:
         policy: str | None = None,
         window: int = 100,
         cache: dict[str, Item] | None = None,
+        reviewer: str | None = None,
     ) -> None:
         self._store, self._redis, self._keys = store, store.redis, store.keys
         self.team, self.lane, self.policy, self.window = team, lane, policy, window
+        self.reviewer = reviewer  # None: an overview that ignores claims
         self.stream = self._keys.stream if lane == "alerts" else self._keys.review_lane
         self.group = reader_group(f"console:{team}", policy)
         self._kind: type[Item] = Alert if lane == "alerts" else Sampled
         self._cache = cache if cache is not None else {}
 
     async def entries(self) -> list[tuple[str, Item]]:
-        """(stream id, item) of every undecided entry in the queue, oldest delivery first."""
+        """(stream id, item) of every undecided entry in the queue, oldest delivery first,
+        then those whose verdict was undone."""
         with self._store.errors(f"reading the {self.group} queue"):
             ids = await self._pending()
             if len(ids) < self.window:
                 await self._top_up(self.window - len(ids))
                 ids = await self._pending()
+            returned = self._keys.returned(self.team, self.lane)
+            back = [_text(i) for i in await self._redis.zrange(returned, 0, self.window - 1)]
+            pending = set(ids)
+            ids += [i for i in back if i not in pending]
             loaded = await self._load(ids)
             gone = [i for i in ids if i not in loaded]
-            decided = await self._decided([loaded[i] for i in ids if i in loaded])
-            done = [i for i in ids if i in loaded and _item_id(loaded[i]) in decided]
+            state = await self._states([loaded[i] for i in ids if i in loaded])
+            done = [i for i in ids if i in loaded and state.get(_item_id(loaded[i])) == "decided"]
             if gone or done:
                 await self._redis.xack(self.stream, self.group, *gone, *done)
-        return [(i, loaded[i]) for i in ids if i in loaded and i not in done]
+                if back:
+                    await self._redis.zrem(returned, *gone, *done)
+        return [
+            (i, item)
+            for i, item in ((i, loaded[i]) for i in ids if i in loaded)
+            if _item_id(item) not in state and self._wanted(item)
+        ]
 
     async def get(self, entry_id: str) -> Item | None:
         """One entry, read from Redis (never the cache: a forgotten user's entry is gone)."""
@@ -187,14 +202,12 @@ class ReviewQueue:
             skip: list[str] = []
             for raw_id, fields in entries:
                 entry_id, item = _text(raw_id), self._decode(fields)
-                if item is None or (
-                    self.policy and self.policy not in getattr(item, "policies", [])
-                ):
+                if item is None or not self._wanted(item):
                     skip.append(entry_id)
                 else:
                     kept[entry_id] = self._cache[f"{self.stream}/{entry_id}"] = item
-            decided = await self._decided(list(kept.values()))
-            skip += [i for i, item in kept.items() if _item_id(item) in decided]
+            state = await self._states(list(kept.values()))
+            skip += [i for i, item in kept.items() if state.get(_item_id(item)) == "decided"]
             if skip:
                 await self._redis.xack(self.stream, self.group, *skip)
             want -= len(entries) - len(skip)
@@ -219,12 +232,24 @@ class ReviewQueue:
             self._cache.pop(next(iter(self._cache)))
         return found
 
-    async def _decided(self, items: Sequence[Item]) -> set[str]:
+    def _wanted(self, item: Item) -> bool:
+        return not self.policy or self.policy in getattr(item, "policies", [])
+
+    async def _states(self, items: Sequence[Item]) -> dict[str, str]:
+        """Item id → ``decided`` by the team, or ``claimed`` by a teammate of the reviewer
+        (it is open on their page); open items are left out."""
         if not items:
-            return set()
-        ids = [_item_id(item) for item in items]
-        flags = await self._redis.mget([self._keys.decided(self.team, i) for i in ids])
-        return {i for i, flag in zip(ids, flags, strict=True) if flag is not None}
+            return {}
+        ids, k = [_item_id(item) for item in items], self._keys
+        flags = await self._redis.mget([f(self.team, i) for i in ids for f in (k.decided, k.claim)])
+        out = {}
+        for n, i in enumerate(ids):
+            decided, holder = flags[2 * n : 2 * n + 2]
+            if decided is not None:
+                out[i] = "decided"
+            elif holder is not None and self.reviewer and _text(holder) != self.reviewer:
+                out[i] = "claimed"
+        return out
 
     def _decode(self, fields: dict[bytes, bytes]) -> Item | None:
         try:
@@ -233,46 +258,15 @@ class ReviewQueue:
             return None  # unreadable: acknowledged and skipped, as AlertLog.read does
 
 
-# KEYS: decided, verdicts, counts, source stream, urgent stream
-# ARGV: ttl, verdict json, entry id, item id, user, urgent, channel, n counts, counts…, groups…
-_VERDICT = """
-if not redis.call('SET', KEYS[1], ARGV[6] == '1' and 'urgent' or '1', 'NX', 'EX', ARGV[1]) then
-  return false
-end
-local id = redis.call('XADD', KEYS[2], '*', 'alert_id', ARGV[4], 'user', ARGV[5], 'verdict', ARGV[2])
-local n = tonumber(ARGV[8])
-for i = 1, n do redis.call('HINCRBY', KEYS[3], ARGV[8 + i], 1) end
-for i = 9 + n, #ARGV do redis.pcall('XACK', KEYS[4], ARGV[i], ARGV[3]) end
-if ARGV[6] == '1' then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', 'alert_id', ARGV[4], 'user', ARGV[5], 'verdict', ARGV[2])
-  redis.call('PUBLISH', ARGV[7], ARGV[2])
-end
-return id
-"""
-
-
 class VerdictLog:
     def __init__(self, store: Store) -> None:
         self._store, self._redis, self.keys = store, store.redis, store.keys
-        self._script = store.redis.register_script(_VERDICT)
+        self._decisions = Decisions(store)
 
     async def record(self, verdict: Verdict, entry_id: str, groups: Iterable[str]) -> str | None:
-        """Append ``verdict`` and acknowledge ``entry_id`` in ``groups``; the verdict's stream
-        id, or None when the team had already decided this item (nothing written)."""
-        counts = [
-            f"{verdict.lane}|{p}|{verdict.model_version}|{verdict.verdict}"
-            for p in verdict.policies or ["-"]
-        ]
-        k, source = (
-            self.keys,
-            self.keys.stream if verdict.lane == "alerts" else self.keys.review_lane,
-        )
-        keys = [k.decided(verdict.team, verdict.alert_id), k.verdicts, k.verdict_counts, source]
-        args = [DECIDED_TTL_S, encode(verdict), entry_id, verdict.alert_id, verdict.user_id or ""]
-        args += ["1" if verdict.urgent else "0", f"{k.urgent}:live", len(counts), *counts, *groups]
-        with self._store.errors(f"recording a verdict on {verdict.alert_id}"):
-            written = await self._script(keys=[*keys, k.urgent], args=args)
-        return _text(written) if written else None
+        """Append ``verdict`` and acknowledge ``entry_id`` in ``groups`` at once (no undo
+        window); the verdict's stream id, or None when refused (``Decisions.record``)."""
+        return (await self._decisions.record(verdict, entry_id, groups)).verdict_id
 
     async def scan(self, batch: int = 1000) -> AsyncIterator[tuple[str, Verdict]]:
         """Every verdict, oldest first, as (stream id, verdict)."""

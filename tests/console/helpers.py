@@ -79,9 +79,12 @@ async def console(settings: Settings) -> AsyncIterator[Starlette]:
 
 
 class Reviewer:
-    def __init__(self, app: Starlette, **headers: str) -> None:
+    """A browser; ``address`` is the client address the app sees (the login throttle's)."""
+
+    def __init__(self, app: Starlette, *, address: str = "127.0.0.1", **headers: str) -> None:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://console.test", headers=headers
+            transport=transport, base_url="http://console.test", headers=headers
         )
 
     async def __aenter__(self) -> Reviewer:
@@ -100,6 +103,16 @@ class Reviewer:
     async def queue(self, query: str = "") -> tuple[httpx.Response, list[str]]:
         page = await self.http.get(f"/queue?{query}")
         return page, [html.unescape(h) for h in ROWS.findall(page.text)]
+
+    async def post_verdict(
+        self, href: str, verdict: str, *, token: str, as_json: bool = False
+    ) -> httpx.Response:
+        """A verdict posted straight to an entry, as a stale page or a script would."""
+        path, _, query = href.partition("?")
+        headers = {"Accept": "application/json"} if as_json else {}
+        return await self.http.post(
+            f"{path}/verdict?{query}", data={"csrf": token, "verdict": verdict}, headers=headers
+        )
 
     async def decide(self, href: str, verdict: str, **fields: str) -> httpx.Response:
         page = await self.http.get(href)

@@ -187,14 +187,17 @@ async def test_a_team_shares_one_queue_and_decides_once(stack: Settings, tmp_pat
         _, bob_rows = await bob.queue()
         assert alice_rows == bob_rows
         await alice.decide(alice_rows[0], "lovelorn")
-        late = await bob.decide(bob_rows[0], "not_lovelorn")
-        assert "decided=already" in late.headers["location"]
+        page, _ = await bob.queue()  # bob's stale list still shows it: he posts anyway
+        late = await bob.post_verdict(bob_rows[0], "not_lovelorn", token=csrf(page.text))
+        assert "decided=second" in late.headers["location"]
         _, bob_after = await bob.queue()
         assert len(bob_after) == 2
         _, carol_rows = await carol.queue()  # team ads: its own queue, still all three
         assert len(carol_rows) == 3
-        _, ads_only = await alice.queue("policy=ads")
+        _, ads_only = await carol.queue("policy=ads")
         assert len(ads_only) == 1
+        _, care_view = await alice.queue("policy=care")
+        assert len(care_view) == 2
     async with Store(settings.redis) as store:
         assert len([v async for _, v in VerdictLog(store).scan()]) == 1
 

@@ -127,6 +127,8 @@ def test_review_three_alerts_by_keyboard(
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
         page = context.new_page()
+        script_errors: list[str] = []
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
 
         # -- an unauthenticated visitor: every page and API refuses -------------
         page.goto(f"{base}/queue")
@@ -169,7 +171,10 @@ def test_review_three_alerts_by_keyboard(
             seen.append(page.inner_text("blockquote"))
             with page.expect_navigation():
                 page.keyboard.press(key)
+            assert page.inner_text("#saved").startswith("Saved:")  # with an undo button
+            assert page.locator("#undo button").is_visible()
         after = _quality(page, base)
+        assert script_errors == []
         if shots:
             page.screenshot(path=str(Path(shots) / "console_quality.png"), full_page=True)
         context.close()

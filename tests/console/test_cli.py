@@ -41,7 +41,7 @@ def test_adduser_writes_a_private_hashed_users_file(
     assert bad_name.code == 1 and "not allowed" in bad_name.err and bad_name.err.count("\n") == 1
     monkeypatch.setattr(sys, "stdin", io.StringIO("a fine long password\n"))
     bad_team = run_cli("console", "adduser", "mei", "--team", "care:all", "--password-stdin")
-    assert bad_team.code == 1 and "team 'care:all'" in bad_team.err
+    assert bad_team.code == 2 and "unknown team 'care:all'" in bad_team.err
 
 
 def test_console_refuses_to_start_without_a_secret_or_with_a_broken_users_file(
