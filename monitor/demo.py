@@ -88,8 +88,11 @@ async def run_demo(
     started = time.monotonic()
     end_services_with_this_process()  # the demo's broker and Redis never outlive it
     services = EmbeddedServices(settings, home / "services")
-    click.echo("starting the embedded broker and Redis …")
-    await services.up()
+    click.echo(
+        "starting the embedded broker and Redis (for demos and tests: the broker keeps "
+        "everything in memory) …"
+    )
+    await services.up(said=True)
     try:
         live = services.endpoints()
         registry = registry_for(live)

@@ -48,6 +48,6 @@ class DeadLetters:
             lambda: self._producer.send_and_wait(self.topic, value, key=key, headers=headers)
         )
         self.sent += 1
-        log.warning(
-            "dead_lettered", topic=self.topic, reason=headers[0][1].decode(errors="replace")
-        )
+        # Info, not warning: unscorable input (an emoji-only comment, a poison line) is normal
+        # traffic, counted in metrics and kept with its reason in the topic.
+        log.info("dead_lettered", topic=self.topic, reason=headers[0][1].decode(errors="replace"))

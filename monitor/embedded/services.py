@@ -88,11 +88,13 @@ class EmbeddedServices:
         tmp.replace(self._state_file)
 
     # -- lifecycle -----------------------------------------------------------
-    async def up(self, timeout_s: float = 30.0) -> dict[str, ServiceProcess]:
-        """Start whatever is not running yet, wait until both answer, create the topics."""
+    async def up(self, timeout_s: float = 30.0, *, said: bool = False) -> dict[str, ServiceProcess]:
+        """Start whatever is not running yet, wait until both answer, create the topics.
+        ``said``: the caller told its user what these services are (the demo does), so the
+        warning that they are for demos and tests only drops to info."""
         processes = {n: p for n, p in self.recorded().items() if p.alive()}
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        log.warning("embedded_services", note=EMBEDDED_WARNING)
+        (log.info if said else log.warning)("embedded_services", note=EMBEDDED_WARNING)
         try:
             if "kafka" not in processes:
                 processes["kafka"] = self._start_kafka()
