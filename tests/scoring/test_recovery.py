@@ -15,8 +15,7 @@ from monitor.store import Keys as RedisKeys
 from monitor.store import Store, announce
 from monitor.store import connect as connect_redis
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     copy_home,
     current_version,
     expected_alerts,
@@ -31,8 +30,6 @@ from tests.fixtures import (
     train_tiny,
     wait_for,
 )
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def test_sigkill_mid_stream_loses_nothing_and_duplicates_no_alert(

@@ -22,6 +22,7 @@ from monitor.store import Store, Verdict, VerdictLog
 from tests.fixtures import (
     EVERYDAY,
     LOVELORN,
+    TEXTS,
     copy_home,
     fixture_examples,
     make_comment,
@@ -32,8 +33,6 @@ from tests.fixtures import (
     train_tiny,
     wait_for,
 )
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def _committed(settings: Settings) -> dict[int, int | None]:

@@ -15,8 +15,8 @@ from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from monitor.store import connect as connect_redis
 from tests.fixtures import (
-    EVERYDAY,
     LOVELORN,
+    TEXTS,
     expected_alerts,
     make_comment,
     produce_comments,
@@ -25,8 +25,6 @@ from tests.fixtures import (
     scorer_settings,
     wait_for,
 )
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def _committed_total(service: ScorerService) -> int:

@@ -12,8 +12,7 @@ from monitor.schemas import Alert, alert_id, decode
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     current_version,
     expected_alerts,
     make_comment,
@@ -23,8 +22,6 @@ from tests.fixtures import (
     scorer_settings,
     wait_for,
 )
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def test_every_comment_scored_and_alerts_exactly_once(

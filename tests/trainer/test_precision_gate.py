@@ -10,9 +10,7 @@ from monitor.model import ModelRegistry
 from monitor.model.precision import MAX_ABS_DP, cpu_support
 from monitor.model.predictor import PaddlePredictor
 from monitor.settings import ScorerSettings
-from tests.fixtures import EVERYDAY, LOVELORN, make_manifest
-
-TEXTS = LOVELORN + EVERYDAY
+from tests.fixtures import EVERYDAY, LOVELORN, TEXTS, make_manifest
 
 
 def _v1(tiny_home: Path):  # type: ignore[no-untyped-def]

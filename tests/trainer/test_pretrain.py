@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from monitor.model.encoding import pad
-from tests.fixtures import EVERYDAY, FIT, LOVELORN
+from tests.fixtures import EVERYDAY, FIT, LOVELORN, TEXTS
 from trainer.data import Example, Exclusion, SourceSpec
 from trainer.errors import DataError
 from trainer.networks.build import generate_vocab
 from trainer.pretrain import Masker, PretrainSettings, build_corpus, pretrain
 
-TEXTS = LOVELORN + EVERYDAY
 TINY = PretrainSettings(
     size="test",
     max_seq_len=32,
