@@ -3,11 +3,14 @@
 from monitor.bus.admin import TopicSpec, ensure_topics, wait_for_broker
 from monitor.bus.consumer import Consumer, Record, TopicPartition
 from monitor.bus.dead_letters import DeadLetters, dead_letter_headers
-from monitor.bus.producer import Producer
+from monitor.bus.producer import Fenced, Producer
+from monitor.bus.transactions import PartitionProducers
 
 __all__ = [
     "Consumer",
     "DeadLetters",
+    "Fenced",
+    "PartitionProducers",
     "Producer",
     "Record",
     "TopicPartition",

@@ -140,6 +140,14 @@ class Consumer(KafkaClient):
                 parts = self._client.partitions_for_topic(topic) or set()
         return {TopicPartition(topic, p) for p in parts}
 
+    def rejoin(self) -> None:
+        """Ask the group for a new assignment at the next poll. The scorer does this when a
+        partition's transactional producer was fenced: only an assignment may open that
+        partition's producer again (see ``monitor.bus.transactions``)."""
+        coordinator = getattr(self._client, "_coordinator", None)
+        if coordinator is not None:  # aiokafka has no public call for this
+            coordinator.request_rejoin()
+
     def pause(self, tps: Iterable[TopicPartition]) -> None:
         self._client.pause(*tps)
 

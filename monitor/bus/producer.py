@@ -1,20 +1,38 @@
 """A thin producer: acks=all, optional idempotence, optional transactions (real Kafka only),
-errors as BusError."""
+errors as BusError.
+
+A transactional producer opens its transaction on the first send after a commit or an
+abort, so every writer (alerts, scores, dead letters) joins whatever transaction is open
+without knowing about it. Once the broker *fences* it — another producer started with
+the same transactional id, or its transaction outlived ``transaction_timeout_ms`` — it
+can never write again: every later call raises ``Fenced`` at once (aiokafka would fail on
+an assertion instead), and ``fenced`` says so without a call.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+import contextlib
+from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import ProducerFenced
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from monitor.bus.connection import KafkaClient, connection_options, translate_errors
+from monitor.errors import BusError
 from monitor.settings import KafkaSettings
 
-__all__ = ["Producer"]
+__all__ = ["Fenced", "Producer"]
 
 Headers = Sequence[tuple[str, bytes]]
+
+
+class Fenced(BusError):
+    """A newer producer holds this transactional id (or the broker timed the transaction
+    out): this one's open transaction is aborted and it may not write again. Never retried."""
+
+    retriable = False
 
 
 class Producer(KafkaClient):
@@ -31,7 +49,20 @@ class Producer(KafkaClient):
         self._client_id = client_id
         self._transactional_id = transactional_id
         self._in_transaction = False
+        self._fenced = False
         self._role = "producer"
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
+    @property
+    def fenced(self) -> bool:
+        """True once the broker fenced this producer or its sender failed for good."""
+        if self._transactional_id and self._client is not None and not self._fenced:
+            manager = getattr(self._client, "_txn_manager", None)
+            self._fenced = bool(manager is not None and manager.is_fatal_error())
+        return self._fenced
 
     def _make(self) -> Any:
         kafka = self._kafka
@@ -52,11 +83,29 @@ class Producer(KafkaClient):
             **options,
         )
 
+    @contextlib.contextmanager
+    def _errors(self, what: str, *, check: bool = True) -> Iterator[None]:
+        """``translate_errors``, plus: a fenced producer raises ``Fenced`` (and remembers it);
+        ``check`` refuses the call up front when it is known to be fenced."""
+        if check and self.fenced:
+            raise Fenced(f"{what}: producer {self._transactional_id} was fenced")
+        try:
+            with translate_errors(what):
+                yield
+        except BusError as exc:
+            if isinstance(exc.__cause__, ProducerFenced) or self.fenced:
+                self._fenced = True
+                raise Fenced(str(exc)) from exc.__cause__
+            raise
+
     async def send(
         self, topic: str, value: bytes, *, key: bytes | None = None, headers: Headers = ()
     ) -> Awaitable[None]:
-        """Queue one record; the returned awaitable completes when the broker has acknowledged it."""
-        with translate_errors(f"producing to {topic}"):
+        """Queue one record (in the open transaction, opening one if none is); the returned
+        awaitable completes when the broker has acknowledged it."""
+        if self._transactional_id:
+            await self.begin_transaction()
+        with self._errors(f"producing to {topic}"):
             future = await self._client.send(topic, value, key=key, headers=list(headers) or None)
         return self._acknowledged(topic, future)
 
@@ -66,7 +115,7 @@ class Producer(KafkaClient):
         await (await self.send(topic, value, key=key, headers=headers))
 
     async def flush(self) -> None:
-        with translate_errors("flushing producer"):
+        with self._errors("flushing producer"):
             await self._client.flush()
 
     # -- transactions (exactly-once) ------------------------------------------
@@ -74,7 +123,7 @@ class Producer(KafkaClient):
         """Open a transaction unless one is open: every send until the commit joins it."""
         if self._in_transaction:
             return
-        with translate_errors(f"beginning a transaction ({self._transactional_id})"):
+        with self._errors(f"beginning a transaction ({self._transactional_id})"):
             await self._client.begin_transaction()
         self._in_transaction = True
 
@@ -85,7 +134,7 @@ class Producer(KafkaClient):
             if not offsets:
                 return
             await self.begin_transaction()
-        with translate_errors(f"committing a transaction ({self._transactional_id})"):
+        with self._errors(f"committing a transaction ({self._transactional_id})"):
             if offsets:
                 await self._client.send_offsets_to_transaction(
                     {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()}, group_id
@@ -97,10 +146,9 @@ class Producer(KafkaClient):
         if not self._in_transaction:
             return
         self._in_transaction = False
-        with translate_errors(f"aborting a transaction ({self._transactional_id})"):
+        with self._errors(f"aborting a transaction ({self._transactional_id})"):
             await self._client.abort_transaction()
 
-    @staticmethod
-    async def _acknowledged(topic: str, future: Awaitable[object]) -> None:
-        with translate_errors(f"producing to {topic}"):
+    async def _acknowledged(self, topic: str, future: Awaitable[object]) -> None:
+        with self._errors(f"producing to {topic}", check=False):  # always collect the result
             await future

@@ -8,27 +8,30 @@ delivers alerts. This module only wires the parts together and runs the loop:
 At-least-once: an offset is committed only when its record and every record before it in
 the partition was delivered to every sink (or dead-lettered); alert ids are stable per
 (comment, model version), so Redis drops repeats after a crash and Kafka consumers can
-too. With ``kafka.exactly_once`` the alerts, scores and offsets commit in one Kafka
-transaction, and read_committed consumers see each alert once.
+too. One shared producer (idempotent if configured) writes everything.
+
+Exactly-once (``kafka.exactly_once``, Apache Kafka only): one transactional producer per
+assigned input partition (``monitor.bus.transactions``), opened on assignment and closed on
+revocation; each partition's alerts, scores, dead letters and consumed offset commit in
+that partition's transaction, and a scorer that was paused past its session and resumed
+is fenced by the new owner. read_committed consumers see each alert once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable
 
 import structlog
 
-from monitor.bus import Consumer, DeadLetters, Producer, TopicPartition
+from monitor.bus import Consumer, PartitionProducers, Producer, TopicPartition
 from monitor.errors import BusError
 from monitor.metrics import Metrics
 from monitor.model.bundled import registry_for
 from monitor.model.predictor import PaddlePredictor, Predictor
-from monitor.retry import Retry
+from monitor.retry import Retry, Stopped
 from monitor.schemas import Comment
 from monitor.scoring.batcher import MicroBatcher
 from monitor.scoring.checkpoint import Checkpoint
@@ -46,6 +49,7 @@ __all__ = ["ScorerService", "ScorerStats"]
 
 log = structlog.get_logger()
 DRAIN_TIMEOUT_S = 30.0
+ASSIGN_TIMEOUT_S = 60.0  # opening a partition's producer: longer ends the scorer
 
 
 class ScorerService:
@@ -70,10 +74,13 @@ class ScorerService:
         self._after_commit = after_commit
         self.ready = asyncio.Event()  # set once partitions are assigned
         self._workers: Workers | None = None
+        self._failure: BaseException | None = None  # raised by the loop (set in a rebalance)
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then drain in-flight work and commit."""
         kafka, sc = self.settings.kafka, self.settings.scorer
+        self._stop = stop
         kafka_retry = Retry("Kafka", base_s=1.0, cap_s=30.0, retry_on=(BusError,))
         async with contextlib.AsyncExitStack() as stack:
             predictor = await self._load(self._registry.resolve(sc.model))
@@ -83,9 +90,15 @@ class ScorerService:
             )
             store = Store(self.settings.redis)
             stack.push_async_callback(store.aclose)
-            producer = Producer(kafka, client_id="lovelorn-scorer", transactional_id=self._txn_id())
-            await kafka_retry.call(producer.start, stop=stop)
-            stack.push_async_callback(producer.stop)
+            producer: Producer | None = None
+            transactions: PartitionProducers | None = None
+            if kafka.exactly_once:  # per input partition, opened as partitions are assigned
+                transactions = PartitionProducers(kafka, group_id=self._group_id)
+                stack.push_async_callback(transactions.aclose)
+            else:
+                producer = Producer(kafka, client_id="lovelorn-scorer")
+                await kafka_retry.call(producer.start, stop=stop)
+                stack.push_async_callback(producer.stop)
             consumer = Consumer(
                 kafka,
                 group_id=self._group_id,
@@ -103,9 +116,9 @@ class ScorerService:
             self.checkpoint = Checkpoint(
                 consumer,
                 producer,
+                transactions=transactions,
                 group_id=self._group_id,
                 interval_s=sc.commit_interval_s,
-                exactly_once=kafka.exactly_once,
                 after_commit=self._after_commit,
                 on_rewind=lambda tps: self._intake.forget(tps),
             )
@@ -123,7 +136,7 @@ class ScorerService:
             )
             sinks: list[Sink] = [
                 RedisSink(store, cooldown_s=self.settings.alerts.user_cooldown_s),
-                KafkaSink(kafka, producer, emit_scores=sc.emit_scores),
+                KafkaSink(kafka, emit_scores=sc.emit_scores, route=self.checkpoint.producer_for),
             ]
             if self.settings.webhook.url:  # off unless configured
                 webhook = WebhookSink(self.settings.webhook)
@@ -143,8 +156,9 @@ class ScorerService:
                 consumer,
                 self._batcher,
                 self.checkpoint,
-                DeadLetters(producer, kafka.dead_letter_topic, kafka_retry),
                 decider,
+                dead_letter_topic=kafka.dead_letter_topic,
+                retry=kafka_retry,
                 max_message_bytes=kafka.max_message_bytes,
                 stats=self.stats,
                 metrics=self._metrics,
@@ -175,6 +189,8 @@ class ScorerService:
     async def _loop(self, stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
         max_inflight = self.settings.scorer.max_inflight_batches
         while not stop.is_set():
+            if self._failure is not None:
+                raise self._failure
             for task in tasks:  # a worker that died must stop the service, not hang it
                 if task.done() and not task.cancelled() and task.exception():
                     raise task.exception()  # type: ignore[misc]
@@ -218,24 +234,21 @@ class ScorerService:
         )
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.checkpoint.assign(assigned)
+        """New generation; with exactly-once, also open (fence) the partitions' producers.
+        aiokafka only logs a listener's error, so one that persists is kept for the loop."""
+        retry = Retry("Kafka transactions", base_s=1.0, cap_s=10.0, timeout_s=ASSIGN_TIMEOUT_S)
+        try:
+            await retry.call(lambda: self.checkpoint.assign(assigned), stop=self._stop)
+        except Stopped:
+            return
+        except BusError as exc:
+            self._failure = exc
+            return
         if assigned:
             self.ready.set()
         log.info(
             "partitions_assigned",
             partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned),
-        )
-
-    def _txn_id(self) -> str | None:
-        """``kafka.transactional_id`` when set: a restarted scorer with the same id fences its
-        killed predecessor's open transaction at once (``lovelorn run`` sets one per child).
-        Otherwise unique per process, so two scorers on one host never fence each other; a
-        killed one's open transaction then ends after ``kafka.transaction_timeout_ms``."""
-        kafka = self.settings.kafka
-        if not kafka.exactly_once:
-            return None
-        return kafka.transactional_id or (
-            f"lovelorn-{self._group_id}-{socket.gethostname()}-{os.getpid()}"
         )
 
     async def _load_paddle(self, version: str) -> Predictor:

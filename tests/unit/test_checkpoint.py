@@ -1,114 +1,42 @@
-"""Checkpoint against plain fake consumer/producer objects: what is committed, and when.
-
-The fake producer keeps the real ``Producer``'s transaction rules (begin is a no-op while
-a transaction is open; commit and abort are no-ops while none is), so the exactly-once
-tests exercise the same sequence of calls a broker would see.
+"""Checkpoint against fake consumer/producer objects (``tests/kafka/fakes.py``), at least
+once: what is committed, and when. Exactly once, with a transaction per input partition:
+``tests/kafka/test_partition_transactions.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from structlog.testing import capture_logs
 
-from monitor.bus import Record, TopicPartition
+from monitor.bus import TopicPartition
 from monitor.errors import BusError
 from monitor.scoring.checkpoint import Checkpoint
+from monitor.scoring.routes import Routes
+from tests.kafka.fakes import FakeConsumer, FakeProducer, fetch
 
 A = TopicPartition("comments", 0)
 B = TopicPartition("comments", 1)
-Offsets = dict[TopicPartition, int]
 
 
-class FakeConsumer:
-    def __init__(self, *assigned: TopicPartition) -> None:
-        self.assigned = set(assigned)
-        self.commits: list[Offsets] = []
-        self.failures: list[Exception] = []
-        self.ends: Offsets = {}
-        self.ends_error: Exception | None = None
-        self.seeks: list[tuple[TopicPartition, int]] = []
-        self.group_offsets: Offsets = {}
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.assigned)
-
-    async def commit(self, offsets: Offsets) -> None:
-        if self.failures:
-            raise self.failures.pop(0)
-        self.commits.append(dict(offsets))
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks.append((tp, offset))
-
-    async def committed(self, tp: TopicPartition) -> int | None:
-        return self.group_offsets.get(tp)
-
-    async def seek_to_committed_or_start(self, tp: TopicPartition) -> None:
-        self.seeks.append((tp, self.group_offsets.get(tp, 0)))
-
-    async def end_positions(self, tps: set[TopicPartition]) -> Offsets:
-        if self.ends_error is not None:
-            raise self.ends_error
-        return {tp: self.ends[tp] for tp in tps if tp in self.ends}
-
-
-class FakeProducer:
-    def __init__(self) -> None:
-        self.calls: list[tuple[object, ...]] = []
-        self.in_transaction = False
-        self.commit_failures: list[Exception] = []
-
-    async def flush(self) -> None:
-        self.calls.append(("flush",))
-
-    async def begin_transaction(self) -> None:
-        if not self.in_transaction:
-            self.in_transaction = True
-            self.calls.append(("begin",))
-
-    async def commit_transaction(self, offsets: Offsets, group_id: str) -> None:
-        if not self.in_transaction:
-            return
-        if self.commit_failures:
-            raise self.commit_failures.pop(0)
-        self.in_transaction = False
-        self.calls.append(("commit", dict(offsets), group_id))
-
-    async def abort_transaction(self) -> None:
-        if self.in_transaction:
-            self.in_transaction = False
-            self.calls.append(("abort",))
-
-
-def record(tp: TopicPartition, offset: int) -> Record:
-    return Record(tp.topic, tp.partition, offset, None, b"{}", (), 0)
-
-
-def checkpoint(
-    consumer: FakeConsumer, producer: FakeProducer | None = None, *, exactly_once: bool = False
+async def make_checkpoint(
+    consumer: FakeConsumer, producer: FakeProducer | None = None
 ) -> Checkpoint:
+    """At least once, with one shared producer."""
     cp = Checkpoint(
         consumer,  # type: ignore[arg-type]
         producer or FakeProducer(),  # type: ignore[arg-type]
         group_id="scorer",
         interval_s=60,
-        exactly_once=exactly_once,
     )
-    cp.assign(consumer.assigned)
+    await cp.assign(consumer.assigned)
     return cp
-
-
-def fetch(cp: Checkpoint, tp: TopicPartition, *offsets: int) -> int:
-    """Start records as the intake does; returns the generation they were fetched under."""
-    for offset in offsets:
-        cp.started(record(tp, offset))
-    return cp.generation(tp)
 
 
 async def test_commit_covers_finished_contiguous_offsets_of_assigned_partitions() -> None:
     consumer = FakeConsumer(A)
-    cp = checkpoint(consumer)
+    cp = await make_checkpoint(consumer)
     g = fetch(cp, A, 0, 1, 2, 3)
     fetch(cp, B, 0, 1)  # B is not (or no longer) ours
     for offset in (0, 1, 3):
@@ -124,12 +52,12 @@ async def test_commit_covers_finished_contiguous_offsets_of_assigned_partitions(
 
 async def test_a_record_of_an_earlier_generation_cannot_finish_the_new_one() -> None:
     consumer = FakeConsumer(A)
-    cp = checkpoint(consumer)
+    cp = await make_checkpoint(consumer)
     old = fetch(cp, A, 0, 1)
     cp.finished(A, 0, old)
     await cp.revoke({A}, wait_s=0)  # 1 is still being scored when the partition goes
     assert consumer.commits == [{A: 1}]
-    cp.assign({A})  # back to us: the new generation reads again from 1
+    await cp.assign({A})  # back to us: the new generation reads again from 1
     new = fetch(cp, A, 1, 2)
     assert (old, new) == (1, 3)
     cp.finished(A, 1, old)  # the batch fetched before the revoke delivers late
@@ -143,7 +71,7 @@ async def test_a_record_of_an_earlier_generation_cannot_finish_the_new_one() -> 
 
 async def test_commit_waits_for_a_unit_of_output_in_progress() -> None:
     consumer, producer = FakeConsumer(A), FakeProducer()
-    cp = checkpoint(consumer, producer)
+    cp = await make_checkpoint(consumer, producer)
     g = fetch(cp, A, 0, 1)
     entered, release = asyncio.Event(), asyncio.Event()
 
@@ -171,7 +99,7 @@ async def test_a_failed_commit_is_logged_and_retried_at_the_next_commit() -> Non
     consumer = FakeConsumer(A)
     consumer.failures = [BusError("coordinator moved")]
     consumer.ends = {A: 10}
-    cp = checkpoint(consumer)
+    cp = await make_checkpoint(consumer)
     g = fetch(cp, A, 0, 1)
     cp.finished(A, 0, g)
     with capture_logs() as logs:
@@ -185,7 +113,7 @@ async def test_a_failed_commit_is_logged_and_retried_at_the_next_commit() -> Non
 async def test_lag_is_the_end_minus_the_committed_position() -> None:
     consumer = FakeConsumer(A, B)
     consumer.ends = {A: 10, B: 4}
-    cp = checkpoint(consumer)
+    cp = await make_checkpoint(consumer)
     g = fetch(cp, A, 0, 1, 2)
     for offset in (0, 1, 2):
         cp.finished(A, offset, g)
@@ -197,47 +125,23 @@ async def test_lag_is_the_end_minus_the_committed_position() -> None:
     assert cp.lag == {A: 7, B: 4}  # a failed lookup keeps the last figure
 
 
-async def test_exactly_once_commits_the_offsets_inside_the_transaction() -> None:
-    consumer, producer = FakeConsumer(A), FakeProducer()
-    cp = checkpoint(consumer, producer, exactly_once=True)
-    g = fetch(cp, A, 0, 1)
-    async with cp.writing():
-        assert producer.calls == [("begin",)]  # open before the unit writes anything
-        cp.finished(A, 0, g)
-    async with cp.writing():
-        cp.finished(A, 1, g)
-    await cp.commit()
-    assert producer.calls == [("begin",), ("flush",), ("commit", {A: 2}, "scorer")]
-    assert consumer.commits == []  # offsets travel in the transaction, not on the side
-    assert cp.committed() == {A: 2}
+async def test_at_least_once_routes_every_comment_to_the_shared_producer() -> None:
+    producer = FakeProducer()
+    cp = await make_checkpoint(FakeConsumer(A), producer)
+    assert cp.producer_for("never-seen") is producer and cp.producer_of(B) is producer
 
 
-async def test_exactly_once_aborts_when_the_commit_fails() -> None:
-    consumer, producer = FakeConsumer(A), FakeProducer()
-    producer.commit_failures = [BusError("fenced")]
-    cp = checkpoint(consumer, producer, exactly_once=True)
-    g = fetch(cp, A, 0)
-    async with cp.writing():
-        cp.finished(A, 0, g)
-    with capture_logs() as logs:
-        await cp.commit()
-    assert producer.calls == [("begin",), ("flush",), ("abort",)]
-    assert [e["event"] for e in logs] == ["commit_failed", "transaction_aborted_rewound"]
-    assert cp.committed() == {}
-    assert consumer.seeks == [(A, 0)]  # fetched again from where the group stands
+def test_routes_hold_only_records_in_flight() -> None:
+    routes = Routes()
+    routes.add("c1", A, 5)
+    routes.add("c1", B, 9)  # published twice, in flight twice
+    assert routes.get("c1") == B
+    routes.drop({B})
+    assert routes.get("c1") == A
+    routes.done(A, 5)
+    assert routes.get("c1") is None and len(routes) == 0
 
 
-async def test_offsets_never_pass_a_record_whose_output_was_aborted() -> None:
-    consumer, producer = FakeConsumer(A), FakeProducer()
-    producer.commit_failures = [BusError("broker restarted")]
-    cp = checkpoint(consumer, producer, exactly_once=True)
-    g = fetch(cp, A, 0, 1)
-    async with cp.writing():
-        cp.finished(A, 0, g)  # record 0's alert is sent in this transaction …
-    await cp.commit()  # … which is aborted: the alert is gone
-    async with cp.writing():
-        cp.finished(A, 1, g)
-    await cp.commit()
-    committed = [c[1][A] for c in producer.calls if c[0] == "commit" and A in c[1]]
-    assert all(offset <= 0 for offset in committed), producer.calls
-    assert not cp.current(A, g)  # work in flight from before the rewind is not delivered
+def test_one_of_a_producer_or_transactions() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        Checkpoint(FakeConsumer(), group_id="g", interval_s=1)  # type: ignore[arg-type]
