@@ -10,6 +10,7 @@
     │   └── BadResponse          login page, truncated JSON, 5xx
     │       └── Refused          the API answered ok: 0
     ├── BusError                 Kafka (aiokafka errors never escape monitor.bus)
+    │   └── Fenced               a newer owner took this partition's transactions (monitor.bus)
     ├── ScoringError             model loading or inference
     ├── StoreError               Redis (redis-py errors never escape monitor.store)
     │   └── StoreUnavailable     Redis down, frozen or unreachable: retry later

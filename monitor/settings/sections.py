@@ -78,7 +78,9 @@ class KafkaSettings(_Section):
         False, description="alerts, scores and offsets in one transaction (Apache Kafka only)"
     )
     transactional_id: str | None = Field(
-        None, description="stable id per scorer so a restart fences its predecessor"
+        None,
+        description="prefix of the per-partition transactional ids (unset = lovelorn); the "
+        "same on every scorer of the group, so a partition's new owner fences the old one",
     )
     transaction_timeout_ms: Annotated[int, Field(ge=1000)] = 60000
     lag_from_highwater: bool = Field(
