@@ -50,6 +50,7 @@ def poll(
     metrics_port: int | None,
 ) -> None:
     """Fetch comments and publish them to Kafka (deduplicated, resumable) until stopped."""
+    from monitor.bus.admin import prepare_topics
     from monitor.cli.serving import serve_until_signalled, snapshot_writer
     from monitor.metrics import Metrics
     from monitor.retry import Stopped
@@ -70,6 +71,8 @@ def poll(
 
     async def run(stop):  # type: ignore[no-untyped-def]
         try:
+            # before the producer can make the broker auto-create them with one partition
+            await prepare_topics(settings.kafka, stop=stop, warn_narrow=False)
             if from_file is None:
                 await service.run(stop)
             else:

@@ -84,6 +84,12 @@ def replay(
     settings = app.services_settings(redis=to_redis or flips)
     import_paddle()
     verdicts = asyncio.run(_reviewed(settings)) if flips else None
+    if to_topic:  # shaped by the settings, not auto-created with the broker's one partition
+        from monitor.bus.admin import prepare_topics
+
+        asyncio.run(
+            prepare_topics(settings.kafka, extra=[to_topic], timeout_s=30.0, warn_narrow=False)
+        )
     report = asyncio.run(
         Replayer(settings, policy=policy).run(
             topic or settings.kafka.comments_topic,

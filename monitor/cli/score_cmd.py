@@ -19,6 +19,7 @@ from monitor.cli.context import AppContext
 @click.pass_obj
 def score(app: AppContext, metrics_port: int | None) -> None:
     """Score comments from Kafka and deliver alerts to Kafka and Redis until stopped (SIGTERM/SIGINT)."""
+    from monitor.bus.admin import prepare_topics
     from monitor.cli.serving import exit_now, serve_until_signalled, snapshot_writer
     from monitor.metrics import Metrics
     from monitor.model.runtime import import_paddle
@@ -32,6 +33,8 @@ def score(app: AppContext, metrics_port: int | None) -> None:
 
     async def run(stop):  # type: ignore[no-untyped-def]
         try:
+            # before the consumer or producer can make the broker auto-create them
+            await prepare_topics(settings.kafka, stop=stop)
             await service.run(stop)
         except Stopped:  # stopped while waiting for the broker
             pass

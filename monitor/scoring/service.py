@@ -43,7 +43,7 @@ from monitor.scoring.workers import Workers
 from monitor.settings import Settings
 from monitor.sinks import KafkaSink, RedisSink, Sink
 from monitor.sinks.webhook import WebhookSink
-from monitor.store import ReviewLane, Store
+from monitor.store import DecidedComments, ReviewLane, Store
 
 __all__ = ["ScorerService", "ScorerStats"]
 
@@ -151,6 +151,7 @@ class ScorerService:
                 stats=self.stats,
                 metrics=self._metrics,
                 lane=ReviewLane(store),
+                decided=DecidedComments(store),
             )
             self._intake = Intake(
                 consumer,

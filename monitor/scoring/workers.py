@@ -1,11 +1,13 @@
 """The work side of the scorer: micro-batches are scored, then delivered to every sink, in order.
 
 Two tasks, each draining its queue: scoring runs the model (on the predictor's thread)
-and swaps in a newly promoted model between batches; delivery decides alerts, writes the
+and swaps in a newly promoted model between batches; delivery first drops the comments
+another record already decided (a comment the poller published twice: see
+``monitor.store.decided`` for the first-position-wins rule), decides alerts, writes the
 batch to every sink (each until it succeeds: a sink that is down holds its batch, which
 keeps the in-flight count up and so pauses fetching), then to the console's review lane
 (sampled non-alerts and the live score histogram, held the same way), and then marks the
-batch's records finished for the checkpoint.
+batch's records finished for the checkpoint — the dropped duplicates too, with no output.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from monitor.scoring.decider import Decider
 from monitor.scoring.model_watch import ModelWatcher
 from monitor.scoring.stats import ScorerMetrics, ScorerStats
 from monitor.sinks import Sink
-from monitor.store import ReviewLane, Sampled
+from monitor.store import CommentPosition, DecidedComments, ReviewLane, Sampled
 
 __all__ = ["Batch", "Workers"]
 
@@ -40,6 +42,10 @@ log = structlog.get_logger()
 class Batch:
     items: list[Pending[Comment]]
     generations: dict[TopicPartition, int]
+
+    def current(self, checkpoint: Checkpoint, pending: Pending[Comment]) -> bool:
+        """Whether the record's partition is still ours under the generation it was fetched in."""
+        return checkpoint.current(pending.tp, self.generations[pending.tp])
 
 
 class Workers:
@@ -54,7 +60,10 @@ class Workers:
         stats: ScorerStats,
         metrics: ScorerMetrics,
         lane: ReviewLane | None = None,
+        decided: DecidedComments | None = None,
     ) -> None:
+        """``decided`` drops comments published twice (the live scorer always has one);
+        without it every record is delivered."""
         self.predictor = predictor
         self._decider = decider
         self._sinks = list(sinks)
@@ -75,6 +84,13 @@ class Workers:
         }
         self._lane = lane
         self._lane_retry = Retry("review lane", base_s=0.5, cap_s=15, retry_on=(StoreUnavailable,))
+        self._decided = decided
+        self._claim_retry = Retry(
+            "comment dedupe", base_s=0.5, cap_s=15, retry_on=(StoreUnavailable,)
+        )
+        self.duplicates = 0  # records dropped because another record owns their comment
+        # per partition: the generation and the highest offset delivered in it
+        self._delivered: dict[TopicPartition, tuple[int, int]] = {}
         self._serving(predictor)
 
     def submit(self, items: list[Pending[Comment]]) -> None:
@@ -116,21 +132,29 @@ class Workers:
             live = [
                 (pending, p)
                 for pending, p in zip(batch.items, probabilities, strict=True)
-                if self._checkpoint.current(pending.tp, batch.generations[pending.tp])
+                if batch.current(self._checkpoint, pending)
             ]
-            decisions = self._decider.decide_all(
-                [pending.item for pending, _ in live], [p for _, p in live], predictor.manifest
+            # only new records, and of those only the ones that own their comment's decision
+            fresh = self._fresh(live, batch)
+            owned = await self._claim([pending for pending, _ in fresh])
+            mine = [(pending, p) for (pending, p), own in zip(fresh, owned, strict=True) if own]
+            decided = self._decider.decide_all(
+                [pending.item for pending, _ in mine], [p for _, p in mine], predictor.manifest
             )
-            scores = [d.score for d in decisions]
-            alerts = [d.alert for d in decisions if d.alert is not None]
-            samples = [d.sample for d in decisions if d.sample is not None]
             async with self._checkpoint.writing():
+                # waiting for Redis or the lock, a rewind or revoke may have made work stale
+                kept = [
+                    d
+                    for (pending, _), d in zip(mine, decided, strict=True)
+                    if batch.current(self._checkpoint, pending)
+                ]
+                scores = [d.score for d in kept]
+                alerts = [d.alert for d in kept if d.alert is not None]
+                samples = [d.sample for d in kept if d.sample is not None]
                 await self._write(alerts, scores)
                 await self._write_lane(samples, scores)
-                for pending, _ in live:
-                    self._checkpoint.finished(
-                        pending.tp, pending.offset, batch.generations[pending.tp]
-                    )
+                # every live record, the skipped ones too: finished, with no output
+                self._finish([pending for pending, _ in live], batch)
                 # counted with the offsets, so a snapshot taken at a commit is exact
                 self._stats.scored += len(scores)
                 self._stats.alerts += len(alerts)
@@ -141,6 +165,60 @@ class Workers:
             self.inflight -= 1
             if self.inflight == 0:
                 self.idle.set()
+
+    def _finish(self, done: list[Pending[Comment]], batch: Batch) -> None:
+        for pending in done:
+            if not batch.current(self._checkpoint, pending):
+                continue
+            generation = batch.generations[pending.tp]
+            self._checkpoint.finished(pending.tp, pending.offset, generation)
+            seen_in, high = self._delivered.get(pending.tp, (generation, -1))
+            high = high if seen_in == generation else -1
+            self._delivered[pending.tp] = (generation, max(high, pending.offset))
+
+    def _fresh(
+        self, live: list[tuple[Pending[Comment], float]], batch: Batch
+    ) -> list[tuple[Pending[Comment], float]]:
+        """The records not delivered before under the same generation: the owner of a comment
+        is emitted again only after a rewind, a revocation or a crash (a new generation:
+        see ``monitor.store.decided``), never twice into one transaction. A partition's
+        records are delivered in offset order, so an offset at or below the highest one
+        delivered, or one twice in this batch, is a second fetch (a seek while records were
+        in flight), not new work."""
+        fresh, seen = [], set()
+        for pending, p in live:
+            generation, high = self._delivered.get(pending.tp, (-1, -1))
+            again = generation == batch.generations[pending.tp] and pending.offset <= high
+            if not again and (pending.tp, pending.offset) not in seen:
+                seen.add((pending.tp, pending.offset))
+                fresh.append((pending, p))
+        if len(fresh) < len(live):
+            log.info("refetched_records_skipped", records=len(live) - len(fresh))
+        return fresh
+
+    async def _claim(self, items: list[Pending[Comment]]) -> list[bool]:
+        """Which records own their comment's decision, until Redis answers (the batch is held
+        meanwhile, like a sink's); the others are duplicates of a comment decided elsewhere."""
+        if self._decided is None or not items:
+            return [True] * len(items)
+        decided = self._decided
+        claims = [
+            CommentPosition(p.item.comment_id, p.tp.topic, p.tp.partition, p.offset) for p in items
+        ]
+        owned = await self._claim_retry.call(  # Redis away: counted as the Redis sink's
+            lambda: decided.claim(claims),
+            on_failure=lambda _e: self._metrics.backpressure.labels("redis").inc(),
+        )
+        dropped = [c for c, own in zip(claims, owned, strict=True) if not own]
+        if dropped:
+            self.duplicates += len(dropped)
+            log.info(
+                "duplicate_comments_dropped",
+                records=len(dropped),
+                comments=[c.comment_id for c in dropped[:5]],
+                at=[c.position for c in dropped[:5]],
+            )
+        return owned
 
     async def _write(self, alerts: list[Alert], scores: list[Score]) -> None:
         """Every sink in order, each until it succeeds (sinks are idempotent per batch)."""
