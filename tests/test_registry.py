@@ -145,3 +145,12 @@ def test_policy_threshold_never_loosens_an_unreachable_precision_target() -> Non
     assert policy_threshold(curve, 0.4, 0.5) == (0.2, True)  # most recall among those reaching
     assert policy_threshold(curve, 0.8, 0.5) == (0.9, False)  # the strictest, not max F1
     assert policy_threshold([], 0.8, 0.3) == (0.3, False)
+
+
+def test_a_fresh_registry_resolves_the_bundled_model_by_version(tmp_path: Path) -> None:
+    """`lovelorn evaluate --model v1` on a fresh home said "v1 not found (known: v1)": the
+    lookup ran before the registry was seeded."""
+    from monitor.model import bundled_model_dir
+
+    fresh = ModelRegistry(tmp_path / "models", seed=bundled_model_dir())
+    assert fresh.resolve("v1") == "v1"

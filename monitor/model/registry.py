@@ -92,6 +92,7 @@ class ModelRegistry:
             return None
 
     def resolve(self, version: str = "current") -> str:
+        self._seeded()  # a fresh registry holds the bundled model as v1 before any lookup
         if version in ("current", "", None):
             current = self.current()
             if current is None:
