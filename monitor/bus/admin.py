@@ -20,7 +20,7 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from monitor.bus.connection import connection_options, translate_errors
+from monitor.bus.connection import connection_options, explaining, translate_errors
 from monitor.errors import BusError
 from monitor.retry import Retry, poll_until
 from monitor.settings import KafkaSettings
@@ -115,7 +115,8 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(**connection_options(kafka))
     with translate_errors(f"creating topics on {kafka.bootstrap_servers}"):
         try:  # closed also when the start fails or is cancelled (SIGTERM during an outage)
-            await admin.start()
+            with explaining(kafka, f"connecting the admin client to {kafka.bootstrap_servers}"):
+                await admin.start()  # a refused password is one clear, non-retriable error
             existing = set(await admin.list_topics())
             missing = [s for s in specs if s.name not in existing]
             if warn_narrow:

@@ -89,6 +89,22 @@ class _Reasons(logging.Handler):
         return fixed
 
 
+@contextlib.contextmanager
+def explaining(kafka: KafkaSettings, what: str) -> Iterator[None]:
+    """``translate_errors`` for connecting: a refused password or an untrusted certificate
+    (which aiokafka only logs) becomes a non-retriable BusError that says so."""
+    reasons = _Reasons()
+    logger = logging.getLogger("aiokafka")
+    logger.addHandler(reasons)
+    try:
+        with translate_errors(what):
+            yield
+    except BusError as exc:
+        raise reasons.explain(exc, kafka, what) from exc
+    finally:
+        logger.removeHandler(reasons)
+
+
 class KafkaClient:
     """Start once, stop once, ``async with``: the lifecycle producer and consumer share.
 
@@ -108,22 +124,14 @@ class KafkaClient:
     async def start(self) -> None:
         self._client = self._make()
         what = f"connecting {self._role} to {self._kafka.bootstrap_servers}"
-        reasons = _Reasons()
-        logging.getLogger("aiokafka").addHandler(reasons)
         try:
-            with translate_errors(what):
+            with explaining(self._kafka, what):
                 await self._client.start()
                 self._after_start()
-        except BusError as exc:
-            with contextlib.suppress(Exception):
-                await self._client.stop()
-            raise reasons.explain(exc, self._kafka, what) from exc
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._client.stop()
             raise
-        finally:
-            logging.getLogger("aiokafka").removeHandler(reasons)
         self._started = True
 
     def _after_start(self) -> None:
