@@ -1,10 +1,12 @@
-"""The Redis password in docker-compose.yml is a compose secret (issue 28, item 6): it is on
-no command line (``ps``) and in no container's configuration (``docker inspect``).
+"""The Redis password in docker-compose.yml is a compose secret (issue 28, item 6), and so is
+the console's session key (item 7): on no command line (``ps``) and in no container's
+configuration (``docker inspect``).
 
 There is no Docker engine here, so the compose file's own shell snippets are run as they
 are, with their paths moved into a temporary folder: the Redis entrypoint against the real
 redis-server (the embedded one), its health check with redis-cli, and the app entrypoint
-with a stand-in ``lovelorn``. Also: git ignores ``.env`` and ``secrets/``.
+with a stand-in ``lovelorn`` (the console's entrypoint too). Also: git ignores ``.env`` and
+``secrets/``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from monitor.embedded.processes import free_port
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "0123456789abcdef0123456789abcdef"
 SECRET = "/run/secrets/redis_password"
+CONSOLE_SECRET = "/run/secrets/console_secret_key"
+CONSOLE_KEY = "fedcba9876543210fedcba9876543210"
 
 
 def _compose() -> dict[str, Any]:
@@ -50,9 +54,12 @@ def test_no_password_in_any_command_or_environment() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     assert "requirepass" not in str(compose["services"]["redis"]["command"])
     assert "REDIS_PASSWORD" not in text  # no variable carries it any more
-    for name, service in compose["services"].items():
-        assert "LOVELORN_REDIS__PASSWORD" not in (service.get("environment") or {}), name
-        if name not in ("kafka", "kafka-init"):
+    cluster = yaml.safe_load((ROOT / "docker-compose.cluster.yml").read_text())
+    assert "secret" not in str(cluster).lower()  # the override leaves the secrets alone
+    for name, service in {**cluster["services"], **compose["services"]}.items():
+        for variable in ("LOVELORN_REDIS__PASSWORD", "LOVELORN_CONSOLE__SECRET_KEY"):
+            assert variable not in (service.get("environment") or {}), name
+        if not name.startswith("kafka"):
             assert "redis_password" in service["secrets"], name
     assert " -a " not in str(compose["services"]["redis"]["healthcheck"])
 
@@ -118,6 +125,10 @@ def test_redis_takes_its_password_from_the_secret_and_shows_it_nowhere(tmp_path:
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=port).ping()
         assert redis.Redis(port=port, password=PASSWORD).ping()
+        # the durability the compose file documents, as the server took it
+        client = redis.Redis(port=port, password=PASSWORD, decode_responses=True)
+        assert client.config_get("appendfsync") == {"appendfsync": "always"}
+        assert client.config_get("no-appendfsync-on-rewrite") == {"no-appendfsync-on-rewrite": "no"}
         # the server process: on its command line nowhere, in its environment nowhere
         assert PASSWORD.encode() not in Path(f"/proc/{process.pid}/cmdline").read_bytes()
         assert PASSWORD.encode() not in Path(f"/proc/{process.pid}/environ").read_bytes()
@@ -165,3 +176,44 @@ def test_the_apps_read_the_password_from_the_secret_at_start(tmp_path: Path) -> 
         ["/bin/sh", "-c", script, entrypoint[3], "poll"], capture_output=True, text=True, env=env
     )
     assert missing.returncode == 1 and "No such file" in missing.stderr and not missing.stdout
+
+
+def test_the_console_reads_its_key_and_the_password_from_the_secrets_at_start(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "secret").write_text(PASSWORD + "\n")
+    (tmp_path / "console_key").write_text(CONSOLE_KEY + "\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "lovelorn"
+    fake.write_text(
+        '#!/bin/sh\necho "$LOVELORN_REDIS__PASSWORD|$LOVELORN_CONSOLE__SECRET_KEY|$*"\n'
+    )
+    fake.chmod(0o755)
+    console = _compose()["services"]["console"]
+    entrypoint = console["entrypoint"]
+    script = _local(
+        entrypoint[2],
+        {SECRET: str(tmp_path / "secret"), CONSOLE_SECRET: str(tmp_path / "console_key")},
+    )
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["/bin/sh", "-c", script, entrypoint[3], *console["command"]],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.stdout == f"{PASSWORD}|{CONSOLE_KEY}|console --host 0.0.0.0 --port 8765\n", (
+        result.stderr
+    )
+    for missing in ("console_key", "secret"):  # either secret missing: nothing starts
+        (tmp_path / "console_key").write_text(CONSOLE_KEY)
+        (tmp_path / missing).unlink()
+        refused = subprocess.run(
+            ["/bin/sh", "-c", script, entrypoint[3], "console"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert refused.returncode == 1 and "No such file" in refused.stderr, missing
+        assert not refused.stdout, missing

@@ -181,6 +181,18 @@ class Consumer(KafkaClient):
         """The end of the partition as of the last fetch response (no request)."""
         return self._client.highwater(tp)
 
+    def unfetched(self) -> dict[TopicPartition, int]:
+        """Records not fetched yet per assigned partition, as of the last fetch response
+        (no request): high-water mark minus position. Partitions not fetched yet are left out."""
+        subscription = self._client._subscription.subscription  # no public accessor
+        assignment = subscription.assignment if subscription is not None else None
+        out = {}
+        for tp in self._client.assignment():
+            state = assignment.state_value(tp) if assignment is not None else None
+            if state is not None and state.highwater is not None and state.has_valid_position:
+                out[tp] = max(0, state.highwater - state.position)
+        return out
+
     async def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         with translate_errors("reading end offsets"):
             return dict(await self._client.end_offsets(list(tps)))

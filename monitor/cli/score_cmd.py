@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 
@@ -19,25 +24,65 @@ from monitor.cli.context import AppContext
 @click.pass_obj
 def score(app: AppContext, metrics_port: int | None) -> None:
     """Score comments from Kafka and deliver alerts to Kafka and Redis until stopped (SIGTERM/SIGINT)."""
+    from monitor.cli.runner import defer_stop_signals
+
+    defer_stop_signals()  # a SIGTERM while Paddle and the model load ends the scorer cleanly
+    from monitor.model.runtime import import_paddle
+
+    import_paddle()  # before the loop's handlers, which must replace Paddle's
+    import structlog
+
     from monitor.bus.admin import prepare_topics
     from monitor.cli.serving import exit_now, serve_until_signalled, snapshot_writer
     from monitor.metrics import Metrics
-    from monitor.model.runtime import import_paddle
+    from monitor.model.bundled import registry_for
+    from monitor.model.predictor import PaddlePredictor, Predictor
     from monitor.retry import Stopped
     from monitor.scoring.service import ScorerService
+    from monitor.scoring.stats import ScorerMetrics, publish_fetch_lag
 
     settings = app.services_settings()
     metrics = Metrics()
-    service = ScorerService(settings, metrics=metrics, after_commit=snapshot_writer(metrics))
-    import_paddle()
+    registry = registry_for(settings)
+    stopping = asyncio.Event()  # replaced by the loop's stop event
+
+    async def load(version: str) -> Predictor:
+        return await until_stopped(
+            lambda: PaddlePredictor.from_registry(registry, settings.scorer, version), stopping
+        )
+
+    service = ScorerService(
+        settings, metrics=metrics, load_predictor=load, after_commit=snapshot_writer(metrics)
+    )
+
+    async def fetch_lag(stop: asyncio.Event) -> None:
+        """Lag from the first fetch on, until commits measure it (every commit interval)."""
+        scorer_metrics = ScorerMetrics(metrics)
+        while not stop.is_set():
+            await asyncio.sleep(0.5)
+            checkpoint = getattr(service, "checkpoint", None)  # set once the service runs
+            if checkpoint is not None:
+                with contextlib.suppress(Exception):  # not started, or between assignments
+                    publish_fetch_lag(
+                        checkpoint.unfetched(),
+                        checkpoint.pending,
+                        checkpoint.lag,
+                        service.stats,
+                        scorer_metrics,
+                    )
 
     async def run(stop):  # type: ignore[no-untyped-def]
+        nonlocal stopping
+        stopping = stop
+        lag = asyncio.create_task(fetch_lag(stop), name="fetch-lag")
         try:
             # before the consumer or producer can make the broker auto-create them
             await prepare_topics(settings.kafka, stop=stop)
             await service.run(stop)
-        except Stopped:  # stopped while waiting for the broker
-            pass
+        except Stopped:  # stopped while waiting for the broker or loading the model
+            structlog.get_logger().info("scorer_stopped", before="start")
+        finally:
+            lag.cancel()
 
     serve_until_signalled(
         settings,
@@ -69,6 +114,47 @@ def classify(app: AppContext, texts: tuple[str, ...], version: str) -> None:
             + ", ".join(f"{k} {v:.3f}" for k, v in sorted(detector.thresholds.by_policy.items())),
             err=True,
         )
+
+
+T = TypeVar("T")
+
+
+async def until_stopped(work: Callable[[], T], stop: asyncio.Event) -> T:
+    """``work()`` in a daemon thread, abandoned if ``stop`` is set first (raises Stopped):
+    loading Paddle and a model takes seconds that a SIGTERM must not wait for, and the
+    loop's default executor would be joined at exit. The process ends with ``exit_now``."""
+    from monitor.retry import Stopped
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def target() -> None:
+        result, error = None, None
+        try:
+            result = work()
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle, done, result, error)
+
+    threading.Thread(target=target, name="load-model", daemon=True).start()
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({done, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not done.done():
+        raise Stopped("loading the model")
+    return done.result()
+
+
+def _settle(future: asyncio.Future[T], result: T | None, exc: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]
 
 
 COMMANDS = [score, classify]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import warnings
 
-__all__ = ["quiet_paddle"]
+__all__ = ["import_paddle", "quiet_paddle"]
 
 
 def quiet_paddle() -> None:
@@ -25,11 +26,22 @@ def quiet_paddle() -> None:
 
 
 def import_paddle() -> None:
-    """Import Paddle now, before signal handlers are installed.
+    """Import Paddle now, leaving the process's SIGTERM/SIGINT handling as it was.
 
-    Importing paddle replaces the process's SIGTERM/SIGINT handlers with its own, which
-    abort with a "FatalError: Termination signal"; handlers installed afterwards win.
+    Importing paddle replaces those handlers with its own, which abort with a "FatalError:
+    Termination signal" and exit 143. So the signals are blocked during the import (one
+    that arrives meanwhile waits), the handlers in place before it are put back, and only
+    then are the signals let through. Install your handlers before calling this.
     """
-    quiet_paddle()
-    import paddle
-    import paddle.inference  # noqa: F401
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    before = {sig: signal.getsignal(sig) for sig in stop_signals}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    try:
+        quiet_paddle()
+        import paddle
+        import paddle.inference  # noqa: F401
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:  # None: installed from C, Python cannot restore it
+                signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)

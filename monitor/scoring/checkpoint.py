@@ -106,6 +106,9 @@ class Checkpoint:
             self._offsets.finished(tp, offset)
             self._routes.done(tp, offset)
 
+    def unfetched(self) -> dict[TopicPartition, int]:
+        return self._consumer.unfetched()  # the lag before a commit has measured it
+
     def pending(self, tp: TopicPartition) -> int:
         return self._offsets.pending(tp)
 

@@ -3,11 +3,13 @@ metrics registered once per process."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
+from monitor.bus import TopicPartition
 from monitor.metrics import Metrics
 
-__all__ = ["ScorerMetrics", "ScorerStats"]
+__all__ = ["ScorerMetrics", "ScorerStats", "publish_fetch_lag"]
 
 
 @dataclass
@@ -40,3 +42,21 @@ class ScorerMetrics:
         self.lag = m.gauge("lag", "End of partition minus committed offset", ("topic", "partition"))
         self.paused = m.gauge("fetch_paused", "1 while fetching is paused for backpressure")
         self.model = m.gauge("model_info", "1 for the model version being served", ("version",))
+
+
+def publish_fetch_lag(
+    unfetched: dict[TopicPartition, int],
+    pending: Callable[[TopicPartition], int],
+    measured: Container[TopicPartition],
+    stats: ScorerStats,
+    metrics: ScorerMetrics,
+) -> None:
+    """Lag from the fetches, for partitions no commit has measured yet (a commit measures
+    end minus committed offset): records not fetched plus records fetched and not done.
+    Without it the status line says "lag 0" until the first commit."""
+    for tp, waiting in unfetched.items():
+        if tp in measured:
+            continue
+        lag = waiting + pending(tp)
+        stats.lag[f"{tp.topic}[{tp.partition}]"] = lag
+        metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
