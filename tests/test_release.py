@@ -36,16 +36,13 @@ def test_the_wheel_ships_the_model_and_loads_it_from_a_clean_venv(tmp_path: Path
     model = {n.removeprefix("monitor/bundled_model/") for n in names if "bundled_model/" in n}
     assert model == {
         "inference.json",
-        "inference.pdiparams",
+        "inference.pdiparams.fp16",  # float16 weights: widened into the cache when loaded
         "manifest.json",
         "special_tokens_map.json",
         "tokenizer_config.json",
         "vocab.txt",
     }
-    assert (
-        sum(zipfile.ZipFile(wheel).getinfo(f"monitor/bundled_model/{n}").file_size for n in model)
-        <= 10 * 2**20
-    )
+    assert wheel.stat().st_size <= 60 * 2**20  # the pretrained encoder fits a 60 MB wheel
     assert not any(n.endswith(("split.jsonl", ".tsv")) or "/report/" in n for n in names)
 
     venv = tmp_path / "venv"
