@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import warnings
 
 __all__ = ["import_paddle", "quiet_paddle"]
@@ -33,6 +34,14 @@ def import_paddle() -> None:
     that arrives meanwhile waits), the handlers in place before it are put back, and only
     then are the signals let through. Install your handlers before calling this.
     """
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread may set handlers (and Paddle installs its own only from it):
+        # a library user importing from a worker thread gets a plain import.
+        quiet_paddle()
+        import paddle
+        import paddle.inference
+
+        return
     stop_signals = {signal.SIGTERM, signal.SIGINT}
     before = {sig: signal.getsignal(sig) for sig in stop_signals}
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
