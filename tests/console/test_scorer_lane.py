@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
-
-from monitor.model.manifest import Manifest
 from monitor.schemas import utcnow
 from monitor.scoring.decider import sampled
 from monitor.scoring.service import ScorerService
@@ -28,47 +24,16 @@ from tests.fixtures import (
     scorer_settings,
     wait_for,
 )
+from tests.scoring.word_model import word_registry
 from tests.sinks.receiver import receiving
-
-
-class WordModel:
-    """A stand-in model: lovelorn texts score 0.9, others 0.1."""
-
-    def __init__(self, manifest: Manifest) -> None:
-        self.version, self.manifest = manifest.version, manifest
-
-    async def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([0.9 if t in LOVELORN else 0.1 for t in texts], dtype=np.float32)
-
-    def close(self) -> None:
-        pass
-
-
-def _registry(home: Path) -> Manifest:
-    manifest = Manifest(
-        version="v1",
-        created_at=utcnow(),
-        base_model="word list",
-        max_seq_len=64,
-        threshold=0.5,
-        data_hash="test",
-    )
-    folder = home / "models" / "versions" / "v1"
-    folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(manifest.model_dump_json())
-    (home / "models" / "CURRENT").write_text("v1")
-    return manifest
 
 
 async def test_scorer_fills_the_review_lane_and_pushes_alerts_to_the_webhook(
     stack: Settings, tmp_path: Path
 ) -> None:
-    manifest = _registry(tmp_path)
+    load = word_registry(tmp_path)
     comments = [make_comment(i, (LOVELORN + EVERYDAY)[i % 40]) for i in range(120)]
     await produce_comments(stack.kafka, comments)
-
-    async def load(version: str) -> WordModel:
-        return WordModel(manifest)
 
     async with receiving() as receiver:
         settings = scorer_settings(stack, tmp_path, review_sample_rate=0.5).model_copy(

@@ -18,8 +18,7 @@ from monitor.embedded.apache_kafka import KafkaCluster
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     copy_home,
     expected_alerts,
     make_comment,
@@ -29,8 +28,6 @@ from tests.fixtures import (
     wait_for,
 )
 from tests.kafka.conftest import on_kafka, require_kafka
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 @pytest.fixture(scope="module")

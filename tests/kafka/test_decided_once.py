@@ -14,8 +14,7 @@ from monitor.bus.admin import prepare_topics
 from monitor.schemas import Alert, Score, decode
 from monitor.settings import Settings
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     copy_home,
     expected_alerts,
     make_comment,
@@ -27,8 +26,6 @@ from tests.fixtures import (
     start_cli,
 )
 from tests.kafka.conftest import on_kafka
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def test_comments_published_twice_yield_one_record_each_for_read_committed_readers(

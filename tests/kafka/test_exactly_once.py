@@ -14,8 +14,7 @@ from monitor.bus.admin import topics_for
 from monitor.schemas import Alert, Score, decode
 from monitor.settings import Settings
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     copy_home,
     current_version,
     expected_alerts,
@@ -28,8 +27,6 @@ from tests.fixtures import (
     start_cli,
 )
 from tests.kafka.conftest import on_kafka
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def test_a_killed_scorer_leaves_each_alert_once_for_read_committed_readers(

@@ -15,8 +15,7 @@ from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from monitor.sources.service import PollerService
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     copy_home,
     expected_alerts,
     make_comment,
@@ -26,8 +25,6 @@ from tests.fixtures import (
     scorer_settings,
     wait_for,
 )
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def test_file_to_alerts_with_the_idempotent_producer(

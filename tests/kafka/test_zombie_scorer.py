@@ -27,8 +27,7 @@ from monitor.bus.admin import topics_for
 from monitor.schemas import Alert, Score, decode, encode
 from monitor.settings import KafkaSettings, Settings
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     copy_home,
     expected_alerts,
     make_comment,
@@ -40,7 +39,6 @@ from tests.fixtures import (
 )
 from tests.kafka.conftest import on_kafka
 
-TEXTS = LOVELORN + EVERYDAY
 FIRST, TRICKLE = 160, 240  # comments before the pause, and trickled in across it
 PAUSE_S = 15.0  # 2.5 session timeouts
 

@@ -15,8 +15,8 @@ from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from monitor.store import Store
 from tests.fixtures import (
-    EVERYDAY,
     LOVELORN,
+    TEXTS,
     make_comment,
     produce_comments,
     read_topic,
@@ -25,8 +25,6 @@ from tests.fixtures import (
     wait_for,
 )
 from tests.scoring.word_model import word_registry
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def _outputs(settings: Settings) -> tuple[Counter[str], Counter[str], Counter[str]]:

@@ -13,8 +13,7 @@ from monitor.schemas import Score, decode
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from tests.fixtures import (
-    EVERYDAY,
-    LOVELORN,
+    TEXTS,
     make_comment,
     produce_comments,
     read_topic,
@@ -22,8 +21,6 @@ from tests.fixtures import (
     wait_for,
 )
 from tests.scoring.word_model import word_registry
-
-TEXTS = LOVELORN + EVERYDAY
 
 
 async def test_two_scorers_both_get_partitions_and_share_the_stream(
