@@ -19,6 +19,7 @@ from typing import Self
 
 from monitor.errors import ModelNotFound
 from monitor.model.bundled import bundled_model_dir, registry_for
+from monitor.model.cascade import CascadePredictor, open_predictor
 from monitor.model.manifest import MANIFEST, Manifest
 from monitor.model.predictor import PaddlePredictor
 from monitor.model.thresholds import Thresholds
@@ -41,7 +42,7 @@ class Detection:
 
 
 class Detector:
-    def __init__(self, predictor: PaddlePredictor, settings: Settings) -> None:
+    def __init__(self, predictor: PaddlePredictor | CascadePredictor, settings: Settings) -> None:
         self._predictor = predictor
         self._batch = settings.scorer.max_batch
         self.manifest = predictor.manifest
@@ -60,8 +61,7 @@ class Detector:
             return cls._from_dir(directory, settings)
         if isinstance(model, Path) or Path(model).is_dir():
             return cls._from_dir(Path(model), settings)
-        predictor = PaddlePredictor.from_registry(registry_for(settings), settings.scorer, model)
-        return cls(predictor, settings)
+        return cls(open_predictor(registry_for(settings), settings.scorer, model), settings)
 
     @classmethod
     def _from_dir(cls, directory: Path, settings: Settings) -> Self:

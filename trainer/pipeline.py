@@ -22,10 +22,12 @@ from monitor.schemas import utcnow
 from monitor.settings import Settings, TrainerSettings
 from trainer.data.examples import Dataset, Example, data_hash, split_stratified
 from trainer.data.sources import LoadReport
+from trainer.errors import DataError
 from trainer.evaluation.calibration import fit_platt, margins, plot_reliability
 from trainer.evaluation.metrics import binary_report, choose_threshold, pr_curve, thin_curve
 from trainer.evaluation.report import plot_confusion, plot_history, plot_pr, write_report
 from trainer.networks.build import BuiltModel
+from trainer.networks.distil import TeacherScores, with_teacher_targets
 from trainer.networks.export import check_parity, export_static
 from trainer.networks.finetune import FitResult, fine_tune, predict_dygraph
 from trainer.networks.teacher import cross_fitted_targets
@@ -74,12 +76,45 @@ def calibrate(labels: np.ndarray, logits: np.ndarray) -> Calibration | None:
     return fit_platt(labels, margins(logits), softmax_positive(logits))
 
 
+def version_targets(
+    settings: Settings,
+    version: str,
+    train: Sequence[Example],
+    unlabelled: Sequence[Example],
+    progress: bool,
+) -> tuple[list[Example], dict[str, Any]]:
+    """Registry version ``version`` scores every training and unlabelled text (cached under
+    the home, so a second student of the same teacher starts at once)."""
+    from monitor.model.predictor import PaddlePredictor
+
+    predictor = PaddlePredictor.from_registry(registry_for(settings), settings.scorer, version)
+    try:
+        batch = settings.scorer.max_batch
+
+        def score(texts: Sequence[str]) -> list[float]:
+            out: list[float] = []
+            for start in range(0, len(texts), batch):
+                out += [
+                    float(p) for p in predictor.probabilities(list(texts[start : start + batch]))
+                ]
+            return out
+
+        scores = TeacherScores(settings.home / "teacher_scores" / f"{version}.tsv", score)
+        rows, report = with_teacher_targets(
+            train, unlabelled, scores, predictor.manifest.threshold, progress=progress
+        )
+    finally:
+        predictor.close()
+    return rows, {"version": version} | report
+
+
 def train_and_register(
     settings: Settings,
     built: BuiltModel,
     examples: list[Example],
     source_reports: list[LoadReport],
     *,
+    unlabelled: Sequence[Example] = (),
     task: str = "lovelorn",
     min_precision: float | None = None,
     max_minutes: float | None = None,
@@ -90,17 +125,26 @@ def train_and_register(
     provenance: dict[str, Any] | None = None,
     checkpoint_dir: Path | None = None,
 ) -> TrainOutcome:
-    """Run the whole recipe and register the result.
+    """Run the whole recipe and register the result. ``unlabelled`` rows join training
+    only, and only when a registry version teaches (``trainer.teacher = "vN"``).
 
     ``promote=None`` promotes only when the registry has no current model yet; True asks
     for promotion through the quality gate (``force`` bypasses it).
     """
     cfg: TrainerSettings = settings.trainer
+    if unlabelled and cfg.teacher in ("none", "char-ngram"):
+        raise DataError(
+            f"{len(unlabelled)} unlabelled texts need a registry version to score them: "
+            "--teacher vN (e.g. the current version)"
+        )
     dataset: Dataset = split_stratified(examples, seed=cfg.seed)
     log.info("split", **dataset.sizes(), balance=dataset.balance())
     train, teacher = dataset.train, None
     if cfg.teacher == "char-ngram":  # after the split: the teacher never sees validation or test
         train, teacher = cross_fitted_targets(train, folds=cfg.teacher_folds, seed=cfg.seed)
+    elif cfg.teacher != "none":
+        train, teacher = version_targets(settings, cfg.teacher, train, unlabelled, progress)
+    if teacher is not None:
         log.info("teacher", **teacher)
     fit = fine_tune(
         built.model,

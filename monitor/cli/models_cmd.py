@@ -1,4 +1,4 @@
-"""``lovelorn models list|show|gate|promote|rollback``."""
+"""``lovelorn models list|show|gate|cascade|promote|rollback``."""
 
 from __future__ import annotations
 
@@ -77,14 +77,17 @@ def _labelled(version_dir: Path, data: Path | None) -> tuple[list[str], list[int
     return [r["text"] for r in part], [int(r["label"]) for r in part]
 
 
-@models_group.command("gate")
-@click.argument("version", default="current")
-@click.option(
+labelled_data = click.option(
     "--data",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="Labelled texts (TSV: text, label); default: the version's validation part.",
+    help="Labelled texts (TSV: text, label); default: the (second) version's validation part.",
 )
+
+
+@models_group.command("gate")
+@click.argument("version", default="current")
+@labelled_data
 @click.pass_obj
 def gate(app: AppContext, version: str, data: Path | None) -> None:
     """Measure VERSION's reduced CPU precisions (bf16, int8) against fp32 on this CPU and
@@ -108,6 +111,54 @@ def gate(app: AppContext, version: str, data: Path | None) -> None:
             + (f" ({figures})" if figures else "")
             + (f"; {result.reason}" if result.reason else "")
         )
+
+
+@models_group.command("cascade")
+@click.argument("first")
+@click.argument("second", default="current")
+@labelled_data
+@click.option(
+    "--max-ap-loss",
+    type=click.FloatRange(0, 1),
+    default=0.005,
+    show_default=True,
+    help="Average precision the cascade may lose against SECOND alone on those texts.",
+)
+@click.pass_obj
+def cascade(
+    app: AppContext, first: str, second: str, data: Path | None, max_ap_loss: float
+) -> None:
+    """Choose the band in which fast version FIRST hands texts to SECOND, and record it in
+    SECOND's manifest (served with scorer.cascade=true)."""
+    from monitor.model.cascade import choose_band
+    from monitor.model.manifest import CascadePlan
+    from monitor.model.predictor import PaddlePredictor
+    from monitor.model.thresholds import Thresholds
+
+    registry = _registry(app)
+    first, second = registry.resolve(first), registry.resolve(second)
+    if first == second:
+        raise click.UsageError("FIRST and SECOND must be two versions")
+    texts, labels = _labelled(registry.path(second), data)
+    scores = []
+    for version in (first, second):
+        predictor = PaddlePredictor.from_registry(registry, app.settings.scorer, version)
+        try:
+            scores.append(predictor.probabilities(texts))
+        finally:
+            predictor.close()
+    thresholds = Thresholds.from_manifest(registry.manifest(second), app.settings.alerts)
+    low, high, measured = choose_band(
+        labels, scores[0], scores[1], list(thresholds.by_policy.values()), max_ap_loss=max_ap_loss
+    )
+    registry.record_cascade(second, CascadePlan(first=first, low=low, high=high, measured=measured))
+    click.echo(
+        f"{first} → {second}: {second} re-scores first scores in [{low:.4f}, {high:.4f}], "
+        f"{measured['share_rescored']:.1%} of {measured['texts']} texts; AP {first} "
+        f"{measured['ap_first']:.3f}, {second} {measured['ap_second']:.3f}, cascade "
+        f"{measured['ap_cascade']:.3f}. Serve it with scorer.cascade=true "
+        "(LOVELORN_SCORER__CASCADE=true)."
+    )
 
 
 async def _announce(app: AppContext, promotion: Promotion) -> None:

@@ -36,7 +36,8 @@ def score(app: AppContext, metrics_port: int | None) -> None:
     from monitor.cli.serving import exit_now, serve_until_signalled, snapshot_writer
     from monitor.metrics import Metrics
     from monitor.model.bundled import registry_for
-    from monitor.model.predictor import PaddlePredictor, Predictor
+    from monitor.model.cascade import open_predictor
+    from monitor.model.predictor import Predictor
     from monitor.retry import Stopped
     from monitor.scoring.service import ScorerService
     from monitor.scoring.stats import ScorerMetrics, publish_fetch_lag
@@ -48,7 +49,7 @@ def score(app: AppContext, metrics_port: int | None) -> None:
 
     async def load(version: str) -> Predictor:
         return await until_stopped(
-            lambda: PaddlePredictor.from_registry(registry, settings.scorer, version), stopping
+            lambda: open_predictor(registry, settings.scorer, version), stopping
         )
 
     service = ScorerService(

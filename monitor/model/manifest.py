@@ -50,6 +50,16 @@ class Calibration(BaseModel):
     ece_after: float | None = None
 
 
+class CascadePlan(BaseModel):
+    """A fast ``first`` version scores every text; this version re-scores those whose first
+    score is within [low, high] (``lovelorn models cascade``; model/cascade.py)."""
+
+    first: str
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+    measured: dict[str, float] = {}  # on the labelled texts that chose the band
+
+
 class Manifest(BaseModel):
     """``threshold`` is the serving threshold; ``metrics`` holds the paper's figures at 0.5
     (``test``) and the figures at the serving threshold (``test_at_threshold``)."""
@@ -73,6 +83,7 @@ class Manifest(BaseModel):
     provenance: dict[str, Any] = {}
     precision_gates: dict[str, PrecisionGate] = {}  # absent in older manifests: fp32 only
     calibration: Calibration | None = None  # absent: the softmax is the score
+    cascade: CascadePlan | None = None  # absent: no fast first stage recorded
 
     def served_metric(self, name: str = "macro_f1") -> float | None:
         """A test figure at the serving threshold (what users get), falling back to 0.5."""

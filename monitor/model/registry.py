@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from monitor.errors import ModelNotFound, PromotionRefused, RegistryError
-from monitor.model.manifest import MANIFEST, Manifest, PrecisionGate
+from monitor.model.manifest import MANIFEST, CascadePlan, Manifest, PrecisionGate
 from monitor.schemas import utcnow
 
 __all__ = ["MIN_RANKING_AUC", "ModelRegistry", "Promotion"]
@@ -155,6 +155,13 @@ class ModelRegistry:
         """Replace a version's precision gates (measured again, e.g. on another CPU)."""
         resolved = self.resolve(version)
         manifest = self.manifest(resolved).model_copy(update={"precision_gates": gates})
+        _atomic_write(self.path(resolved) / MANIFEST, manifest.model_dump_json(indent=2))
+        return manifest
+
+    def record_cascade(self, version: str, plan: CascadePlan) -> Manifest:
+        """Record the fast first stage (and its band) that may serve in front of ``version``."""
+        resolved = self.resolve(version)
+        manifest = self.manifest(resolved).model_copy(update={"cascade": plan})
         _atomic_write(self.path(resolved) / MANIFEST, manifest.model_dump_json(indent=2))
         return manifest
 

@@ -20,7 +20,8 @@ from tqdm import tqdm
 from monitor.bus import Consumer, Producer, TopicPartition
 from monitor.errors import ConfigError, SchemaError
 from monitor.model.bundled import registry_for
-from monitor.model.predictor import PaddlePredictor, Predictor
+from monitor.model.cascade import open_predictor
+from monitor.model.predictor import Predictor
 from monitor.schemas import Comment, decode
 from monitor.scoring.decider import Decider, flip
 from monitor.settings import Settings
@@ -91,9 +92,7 @@ class Replayer:
             list(predictors)
             if predictors
             else [
-                await asyncio.to_thread(
-                    PaddlePredictor.from_registry, self._registry, self.settings.scorer, v
-                )
+                await asyncio.to_thread(open_predictor, self._registry, self.settings.scorer, v)
                 for v in ([version] + ([compare] if compare else []))
             ]
         )

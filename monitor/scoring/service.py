@@ -30,7 +30,8 @@ from monitor.bus import Consumer, PartitionProducers, Producer, TopicPartition
 from monitor.errors import BusError
 from monitor.metrics import Metrics
 from monitor.model.bundled import registry_for
-from monitor.model.predictor import PaddlePredictor, Predictor
+from monitor.model.cascade import open_predictor
+from monitor.model.predictor import Predictor
 from monitor.retry import Retry, Stopped
 from monitor.schemas import Comment
 from monitor.scoring.batcher import MicroBatcher
@@ -254,5 +255,5 @@ class ScorerService:
 
     async def _load_paddle(self, version: str) -> Predictor:
         return await asyncio.to_thread(
-            PaddlePredictor.from_registry, self._registry, self.settings.scorer, version
+            open_predictor, self._registry, self.settings.scorer, version
         )

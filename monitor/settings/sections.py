@@ -164,6 +164,11 @@ class ScorerSettings(_Section):
     tensorrt: bool = False
     fp16: bool = False
     precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"  # gated: model/precision.py
+    cascade: bool = Field(
+        False,
+        description="run the served version's recorded cascade: a fast first stage scores every "
+        "text, the served version only the unsure ones (`lovelorn models cascade`)",
+    )
     max_batch: Annotated[int, Field(ge=1, le=4096)] = 64
     bucket_rows: Annotated[int, Field(ge=1, le=1024)] = Field(
         16, description="rows per length bucket inside a micro-batch"
@@ -218,8 +223,10 @@ class TrainerSettings(_Section):
     seed: int = 42
     patience: Annotated[int, Field(ge=1)] = 2
     balance_classes: bool = Field(False, description="reweight so both classes weigh the same")
-    teacher: Literal["none", "char-ngram"] = Field(
-        "none", description="fit a char n-gram teacher's cross-fitted probabilities (distillation)"
+    teacher: Annotated[str, Field(pattern=r"^(none|char-ngram|v[0-9]+)$")] = Field(
+        "none",
+        description="soft targets to distil: a char n-gram model's cross-fitted probabilities "
+        "(char-ngram) or a registry version's scores (vN, over the recipe's unlabelled texts too)",
     )
     teacher_folds: Annotated[int, Field(ge=2)] = 5
     freeze_word_embeddings: bool = Field(

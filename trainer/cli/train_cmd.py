@@ -57,9 +57,10 @@ __all__ = ["train"]
 )
 @click.option(
     "--teacher",
-    type=click.Choice(["none", "char-ngram"]),
     default=None,
-    help="Distil a char n-gram model's cross-fitted probabilities into the student.",
+    metavar="none|char-ngram|vN",
+    help="Distil soft targets into the student: a char n-gram model's cross-fitted "
+    "probabilities, or registry version vN's scores on every training and unlabelled text.",
 )
 @click.option(
     "--freeze-word-embeddings/--train-word-embeddings",
@@ -152,6 +153,8 @@ def train(
         trainer_settings = plan.trainer_settings(trainer_settings)
         exclusion = plan.exclusion()
         examples, reports = plan.examples(exclusion)
+        unlabelled, unlabelled_reports = plan.unlabelled_examples(exclusion, examples)
+        reports += unlabelled_reports
         task, notes = plan.task, f"recipe {recipe.name}: {plan.description}".strip(": ")
         if exclusion:
             click.echo(
@@ -159,7 +162,7 @@ def train(
             )
     else:
         examples, report = load_source(source_spec(**data))  # type: ignore[arg-type]
-        reports = [report]
+        reports, unlabelled = [report], []
     try:
         trainer_settings = TrainerSettings.model_validate(trainer_settings.model_dump() | overrides)
     except ValidationError as exc:
@@ -199,6 +202,7 @@ def train(
         built,
         examples,
         reports,
+        unlabelled=unlabelled,
         task=task,
         notes=notes,
         min_precision=target_precision,

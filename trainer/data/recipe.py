@@ -95,6 +95,31 @@ class RecipeSource(_Strict):
         )
 
 
+class UnlabelledSource(_Strict):
+    """Texts without labels, for a registry-version teacher to score (``teacher = "vN"``)."""
+
+    name: str
+    path: Path
+    format: Literal["auto", "csv", "tsv", "jsonl"] = "auto"
+    columns: list[str] | None = None
+    text_column: str = "text"
+    id_column: str | None = None
+    where: dict[str, list[str]] | None = None
+
+    def spec(self) -> SourceSpec:
+        id_column = self.id_column or ("id" if self.columns and "id" in self.columns else None)
+        return SourceSpec(
+            path=self.path,
+            text_column=self.text_column,
+            id_column=id_column,
+            columns=tuple(self.columns) if self.columns else None,
+            name=f"{self.name} (unlabelled)",
+            format=self.format,
+            where={k: tuple(v) for k, v in self.where.items()} if self.where else None,
+            label=0,  # a placeholder: the teacher's score replaces it
+        )
+
+
 class Holdout(_Strict):
     """A labels file with an ``id`` column, and the corpus its ids point into (to exclude
     the same texts wherever else they appear)."""
@@ -110,6 +135,7 @@ class Recipe(_Strict):
     description: str = ""
     holdout: Holdout | None = None
     sources: Annotated[list[RecipeSource], Field(min_length=1)]
+    unlabelled: list[UnlabelledSource] = []
     # How to train on these sources; command-line options win over it. Validated on load;
     # only the settings the recipe names override the caller's.
     trainer: TrainerSettings = TrainerSettings()
@@ -125,6 +151,22 @@ class Recipe(_Strict):
         from the recipe when not given) kept out."""
         held_out = self.exclusion() if exclusion is None else exclusion
         return combine_sources([s.spec() for s in self.sources], held_out)
+
+    def unlabelled_examples(
+        self, exclusion: Exclusion, labelled: list[Example]
+    ) -> tuple[list[Example], list[LoadReport]]:
+        """The unlabelled texts, without the holdout and without any labelled text (so none
+        of validation or test reaches training through the teacher)."""
+        if not self.unlabelled:
+            return [], []
+        rows, reports = combine_sources([u.spec() for u in self.unlabelled], exclusion)
+        known = {e.text for e in labelled}
+        kept = [e for e in rows if e.text not in known]
+        for report in reports:
+            report.shadowed += sum(1 for e in rows if e.source == report.source and e.text in known)
+            report.kept = sum(1 for e in kept if e.source == report.source)
+            report.classes = {}
+        return kept, reports
 
     def exclusion(self) -> Exclusion:
         if self.holdout is None:
