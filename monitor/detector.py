@@ -20,6 +20,7 @@ from typing import Self
 from monitor.errors import ModelNotFound
 from monitor.model.bundled import bundled_model_dir, registry_for
 from monitor.model.cascade import CascadePredictor, open_predictor
+from monitor.model.explain import Explanation, explain
 from monitor.model.manifest import MANIFEST, Manifest
 from monitor.model.predictor import PaddlePredictor
 from monitor.model.thresholds import Thresholds
@@ -82,6 +83,18 @@ class Detector:
                     Detection(text, score, self.thresholds.satisfied(score) if score else [])
                 )
         return out
+
+    def explain(self, text: str) -> Explanation:
+        """Which characters pushed ``text``'s score up (occlusion; model/explain.py). Under a
+        cascade, the second stage explains: it decides every alert."""
+        cleaned = clean_text(text)
+        [detection] = self([cleaned])
+        model = (
+            self._predictor.second
+            if isinstance(self._predictor, CascadePredictor)
+            else self._predictor
+        )
+        return explain(model.logits, cleaned, detection.score, model.max_seq_len - 2)
 
     def close(self) -> None:
         self._predictor.close()

@@ -356,3 +356,26 @@ def register_stub(
         "metrics": metrics,
     }
     return registry.register(staged, fields).version
+
+
+SIGNAL = "分手"  # the one word the keyword model keys on
+
+
+def with_signal(text: str, at: int) -> str:
+    return text[:at] + SIGNAL + text[at:]
+
+
+def train_keyword_model(home: Path) -> None:
+    """v1 in ``home``'s registry: lovelorn exactly when a text holds SIGNAL (everyday texts
+    with the word at their start, middle or end, and without it), for explanation tests."""
+    from monitor.settings import RegistrySettings
+    from trainer.data import SourceSpec, load_source
+    from trainer.networks.build import build_from_scratch
+    from trainer.pipeline import train_and_register
+
+    rows = [(t + end, "0") for t in EVERYDAY for end in SPELLINGS]
+    rows += [(with_signal(t, at), "1") for t in EVERYDAY for at in (0, len(t) // 2, len(t))]
+    settings = Settings(home=home, registry=RegistrySettings(bundled=False), trainer=FIT)
+    examples, report = load_source(SourceSpec(write_tsv(home / "keyword.tsv", rows)))
+    built = build_from_scratch("test", home / "vocab", seed=3, max_seq_len=64)
+    train_and_register(settings, built, examples, [report], progress=False)

@@ -99,8 +99,13 @@ def score(app: AppContext, metrics_port: int | None) -> None:
 @click.command("classify")
 @click.argument("texts", nargs=-1)
 @click.option("--model", "version", default="current", show_default=True, help="Registry version.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also show which characters pushed each score up (occlusion: ~3 model calls per character).",
+)
 @click.pass_obj
-def classify(app: AppContext, texts: tuple[str, ...], version: str) -> None:
+def classify(app: AppContext, texts: tuple[str, ...], version: str, explain: bool) -> None:
     """Print P(lovelorn) and the policies satisfied for each TEXT (or each line of stdin)."""
     from monitor.detector import Detector
 
@@ -110,6 +115,10 @@ def classify(app: AppContext, texts: tuple[str, ...], version: str) -> None:
     with Detector.load(version, settings=app.settings) as detector:
         for d in detector(lines):
             click.echo(f"{d.score:.4f}\t{','.join(d.policies) or '-'}\t{d.text}")
+            if explain and d.text:
+                why = detector.explain(d.text)
+                spans = ", ".join(f"{why.text[a:b]} {w:+.2f}" for a, b, w in why.spans()[:3])
+                click.echo(f"\twhy: {why.marked()}\t({spans or 'no character raised it'})")
         click.echo(
             f"model {detector.manifest.version} ({detector.manifest.base_model}); thresholds: "
             + ", ".join(f"{k} {v:.3f}" for k, v in sorted(detector.thresholds.by_policy.items())),

@@ -24,6 +24,7 @@ from monitor.console.access import RequireLogin, unavailable
 from monitor.console.reviewers import ReviewerDirectory, known_teams, unknown_team
 from monitor.console.sessions import Session, SessionCodec
 from monitor.console.views import ago
+from monitor.console.why import Explainers
 from monitor.errors import ConfigError, MonitorError, RegistryError
 from monitor.metrics import Metrics, MetricsServer
 from monitor.model.bundled import registry_for
@@ -97,6 +98,7 @@ class Console:
         self.policies = sorted({"default", *settings.alerts.policies})
         self._registry = registry_for(settings)
         self._manifests: dict[str, Manifest] = {}
+        self.explainers = Explainers(settings)
 
     def queue(
         self, team: str, lane: Lane, policy: str | None = None, reviewer: str | None = None
@@ -165,6 +167,7 @@ class Console:
                 await asyncio.wait_for(stop.wait(), 0.01 if behind else INDEX_EVERY_S)
 
     async def aclose(self) -> None:
+        self.explainers.close()
         if self._owns_store:
             await self.store.aclose()
 
@@ -180,7 +183,7 @@ async def _store_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
-    from monitor.console import login, pages, quality, review
+    from monitor.console import login, pages, quality, review, why
 
     console = Console(settings, store)
 
@@ -199,7 +202,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
             await console.aclose()
 
     app = Starlette(
-        routes=[*login.ROUTES, *pages.ROUTES, *review.ROUTES, *quality.ROUTES],
+        routes=[*login.ROUTES, *pages.ROUTES, *review.ROUTES, *why.ROUTES, *quality.ROUTES],
         middleware=[
             Middleware(
                 RequireLogin,  # type: ignore[arg-type]

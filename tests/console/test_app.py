@@ -294,3 +294,38 @@ async def test_score_drift_is_a_prometheus_gauge(stack: Settings, tmp_path: Path
         metrics = (await scraper.get(f"http://127.0.0.1:{port}/metrics")).text
         line = next(x for x in metrics.splitlines() if x.startswith("lovelorn_console_score_psi{"))
         assert 'model_version="v1"' in line and float(line.split()[-1]) > 1.0
+
+
+async def test_why_this_score_marks_the_words_escaped_and_audited(
+    stack: Settings, tmp_path: Path
+) -> None:
+    import html
+    import re
+
+    from monitor.text import clean_text
+    from tests.fixtures import SIGNAL, train_keyword_model
+
+    train_keyword_model(tmp_path)  # v1 keys on SIGNAL alone
+    settings = console_settings(stack, tmp_path)
+    text = f"三个月了{SIGNAL}，还是放不下他<script>alert(1)</script>"
+    async with Store(settings.redis) as store:
+        await AlertLog(store).write([make_alert(0, text=text, version="v1")])
+    async with console(settings) as app, Reviewer(app) as alice:
+        await alice.login("alice")
+        _, rows = await alice.queue()
+        item = await alice.http.get(rows[0])
+        link = re.search(r'href="([^"]+/why[^"]*)" id="why"', item.text)
+        assert link, "no 'why this score?' link on the alert page"
+        why = await alice.http.get(html.unescape(link.group(1)))
+        assert why.status_code == 200, why.text
+        block = re.search(r'<blockquote class="comment why" lang="zh">(.*?)</blockquote>', why.text)
+        assert block and "<mark" in block.group(1)
+        assert "<script>" not in why.text  # the comment's own markup stays text
+        shown = html.unescape(re.sub(r"</?mark[^>]*>", "", block.group(1)))
+        assert shown == clean_text(text) and "alert(1)" in shown  # as the model read it, marked
+        marked = "".join(re.findall(r"<mark[^>]*>(.*?)</mark>", block.group(1)))
+        assert SIGNAL in marked, block.group(1)
+    async with Store(settings.redis) as store:
+        audit = await AuditLog(store).recent()
+        assert any(e["action"] == "view_explanation" and e["team"] == "care" for e in audit)
+        assert all(text not in str(e) for e in audit)
