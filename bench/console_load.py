@@ -45,7 +45,7 @@ from monitor.embedded.processes import free_port
 from monitor.embedded.services import redis_binary
 from monitor.schemas import Alert, alert_id, utcnow
 from monitor.settings import RedisSettings
-from monitor.store import AlertLog, Store, VerdictLog
+from monitor.store import AlertLog, Store, UserIndex, VerdictLog
 
 SECRET = "console-load-bench-secret-0123456789"
 PASSWORD = "bench reviewer passphrase"
@@ -97,8 +97,8 @@ async def indexed(redis: RedisSettings, timeout_s: float = 300) -> float:
     """Seconds until the console's per-user index reached the end of the stream."""
     started = time.monotonic()
     async with Store(redis) as store:
-        last = (await store.redis.xrevrange(store.keys.stream, count=1))[0][0]
-        while (await store.redis.get(store.keys.index_cursor)) != last:
+        last, index = await AlertLog(store).last_entry(), UserIndex(store)
+        while await index.cursor() != last:
             if time.monotonic() - started > timeout_s:
                 raise SystemExit("the console's index did not catch up")
             await asyncio.sleep(0.5)

@@ -31,8 +31,7 @@ from monitor.model.thresholds import Thresholds
 from monitor.schemas import Alert, Score, alert_id, decode
 from monitor.scoring.decider import Decider
 from monitor.settings import KafkaSettings, Settings
-from monitor.store import Keys as RedisKeys
-from monitor.store import connect as connect_redis
+from monitor.store import AlertLog, Store
 
 __all__ = [
     "MIN_ALERT_SHARE",
@@ -172,15 +171,12 @@ async def collect(settings: Settings, *, exactly_once: bool) -> Stores:
     scores = await read_topic(kafka, kafka.scores_topic, read_committed=exactly_once)
     alerts = await read_topic(kafka, kafka.alerts_topic)
     committed = await read_topic(kafka, kafka.alerts_topic, read_committed=True)
-    redis = connect_redis(settings.redis)
-    try:
-        entries = await redis.xrange(RedisKeys(settings.redis.key_prefix).stream)
-    finally:
-        await redis.aclose()
+    async with Store(settings.redis) as store:
+        entries = await AlertLog(store).entries()
     reads = {"scores": scores, "alerts": alerts, "alerts (read_committed)": committed}
     return Stores(
         scores=[decode(Score, r.value) for r in scores.records],
-        redis_alerts=[decode(Alert, fields[b"alert"]) for _, fields in entries],
+        redis_alerts=[alert for _, alert in entries],
         kafka_alerts=[decode(Alert, r.value) for r in alerts.records],
         committed_alerts=[decode(Alert, r.value) for r in committed.records],
         incomplete=[name for name, read in reads.items() if not read.complete],

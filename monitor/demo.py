@@ -25,11 +25,10 @@ import numpy as np
 from monitor.embedded import EmbeddedServices
 from monitor.embedded.processes import end_services_with_this_process
 from monitor.model.bundled import registry_for
-from monitor.schemas import Alert, decode
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from monitor.sources.service import PollerService
-from monitor.store import Keys, Store
+from monitor.store import AlertLog, Store
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -55,13 +54,9 @@ def _bundled(name: str) -> str:
 async def _print_alerts(
     settings: Settings, labels: dict[str, str], summary: DemoSummary, ready: asyncio.Event
 ) -> None:
-    async with Store(settings.redis) as store, store.redis.pubsub() as pubsub:
-        await pubsub.subscribe(Keys(settings.redis.key_prefix).channel)
+    async with Store(settings.redis) as store, AlertLog(store).live() as alerts:
         ready.set()
-        async for message in pubsub.listen():
-            if message.get("type") != "message":
-                continue
-            alert = decode(Alert, message["data"])
+        async for alert in alerts:
             summary.latencies_s.append((alert.emitted_at - alert.fetched_at).total_seconds())
             truth = labels.get(alert.comment_id, "?")
             summary.true_alerts += truth == "lovelorn"

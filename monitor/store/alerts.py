@@ -19,13 +19,15 @@ every other group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
+from redis.asyncio.client import PubSub
 from redis.exceptions import ResponseError
 
 from monitor.errors import SchemaError
@@ -64,6 +66,10 @@ class WriteOutcome:
     written: int = 0
     duplicates: int = 0
     suppressed: int = 0  # within the user's cooldown
+
+
+def _id(entry: bytes | str) -> str:
+    return entry.decode() if isinstance(entry, bytes) else entry
 
 
 def reader_group(group: str, policy: str | None) -> str:
@@ -179,6 +185,32 @@ class AlertLog:
         with self._store.errors("reading the alert counter"):
             value = await self._redis.get(self.counter_key)
         return int(value or 0)
+
+    @contextlib.asynccontextmanager
+    async def live(self) -> AsyncIterator[AsyncIterator[Alert]]:
+        """Subscribed on entry: each alert written from then on (the pub/sub channel; a
+        watcher that is not listening misses it, so consumers that must see all ``read``)."""
+        with self._store.errors("listening for live alerts"):
+            async with self._redis.pubsub() as pubsub:
+                await pubsub.subscribe(self.keys.channel)
+                yield self._published(pubsub)
+
+    async def _published(self, pubsub: PubSub) -> AsyncIterator[Alert]:
+        with self._store.errors("listening for live alerts"):
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    yield decode(Alert, message["data"])
+
+    async def entries(self) -> list[tuple[str, Alert]]:
+        """Every alert still in the stream, oldest first, with its entry id (audits)."""
+        with self._store.errors("reading the alert stream"):
+            raw = await self._redis.xrange(self.keys.stream)
+        return [(_id(entry), decode(Alert, fields[b"alert"])) for entry, fields in raw]
+
+    async def last_entry(self) -> str | None:
+        with self._store.errors("reading the alert stream"):
+            raw = await self._redis.xrevrange(self.keys.stream, count=1)
+        return _id(raw[0][0]) if raw else None
 
     async def read(
         self,

@@ -52,6 +52,12 @@ class UserIndex:
             done += step
         return done
 
+    async def cursor(self) -> str | None:
+        """The id of the last alert indexed (None before the first)."""
+        with self._store.errors("reading the index cursor"):
+            value = await self._redis.get(self.keys.index_cursor)
+        return _text(value) if value else None
+
     async def _step(self, count: int) -> int:
         cursor_key = self.keys.index_cursor
         with self._store.errors("indexing alerts by user"):

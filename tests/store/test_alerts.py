@@ -151,3 +151,30 @@ def test_alerts_tail_refuses_an_unknown_policy_and_acknowledges_nothing(
     assert result.code == 2 and "unknown policy 'cares'" in result.err
     assert "known: ads, care, default" in result.err
     assert asyncio.run(unread()) == [alert_id("c9", "v1")]  # the care group still has its alert
+
+
+async def test_live_alerts_the_stream_and_the_index_cursor(stack: Settings) -> None:
+    """What the demo and the benches read, without touching a redis client."""
+    from monitor.store import UserIndex
+
+    async with Store(stack.redis) as base:
+        store = base.with_prefix("live-test:")
+        log, index = AlertLog(store), UserIndex(store)
+        assert await log.last_entry() is None and await index.cursor() is None
+        async with log.live() as alerts:  # subscribed on entry: nothing written later is missed
+            await log.write([_alert(i, ["default"]) for i in range(3)])
+            heard = [a.comment_id async for a in _first(alerts, 3)]
+        assert heard == ["c0", "c1", "c2"]
+        entries = await log.entries()
+        assert [a.comment_id for _, a in entries] == heard
+        assert await log.last_entry() == entries[-1][0]
+        await index.catch_up()
+        assert await index.cursor() == entries[-1][0]
+
+
+async def _first(alerts, n: int):  # type: ignore[no-untyped-def]
+    async for alert in alerts:
+        yield alert
+        n -= 1
+        if n == 0:
+            return
