@@ -21,7 +21,7 @@ import numpy as np
 
 from monitor.errors import MonitorError
 from monitor.model import ModelRegistry
-from monitor.model.bundled import BUNDLED_VERSION
+from monitor.model.bundled import BUNDLED_VERSION, unpack
 from monitor.model.manifest import MANIFEST, Manifest
 from monitor.model.params import HALF_SUFFIX, halve
 from monitor.settings import Settings
@@ -54,10 +54,9 @@ def _validation(version_dir: Path) -> tuple[list[str], list[int]]:
     return [r["text"] for r in part], [int(r["label"]) for r in part]
 
 
-def storage_effect(version_dir: Path, staged: Path) -> dict[str, float | int]:
+def storage_effect(version_dir: Path, unpacked: Path) -> dict[str, float | int]:
     """Max |score change| from float16 storage on the version's validation texts: the
-    float32 export against the staged bundle widened back (the form serving loads)."""
-    from monitor.model.bundled import unpack
+    float32 export against the bundle widened back (``unpacked``: the form serving loads)."""
     from monitor.model.predictor import PaddlePredictor
     from monitor.settings import ScorerSettings
 
@@ -67,27 +66,24 @@ def storage_effect(version_dir: Path, staged: Path) -> dict[str, float | int]:
     manifest = Manifest.model_validate_json((version_dir / MANIFEST).read_text(encoding="utf-8"))
     settings = ScorerSettings(device="cpu", precision="fp32")
     scores = []
-    with tempfile.TemporaryDirectory() as cache:
-        for directory in (version_dir, unpack(staged, Path(cache))):
-            predictor = PaddlePredictor(directory, settings, manifest)
-            try:
-                scores.append(predictor.probabilities(texts))
-            finally:
-                predictor.close()
+    for directory in (version_dir, unpacked):
+        predictor = PaddlePredictor(directory, settings, manifest)
+        try:
+            scores.append(predictor.probabilities(texts))
+        finally:
+            predictor.close()
     return {"max_abs_dp": float(np.abs(scores[0] - scores[1]).max()), "texts": len(texts)}
 
 
-def _gates(version_dir: Path, staged: Path) -> dict[str, object]:
+def _gates(version_dir: Path, unpacked: Path) -> dict[str, object]:
     """The reduced precisions measured again on this CPU, on the bundle as it will serve
     (float16-stored weights widened): where the CPU has the ISA, the bundled default can
     run bf16 from the start; elsewhere they are recorded as not measured."""
-    from monitor.model.bundled import unpack
     from monitor.model.gates import precision_gates
 
     texts, labels = _validation(version_dir)
-    manifest = Manifest.model_validate_json((staged / MANIFEST).read_text(encoding="utf-8"))
-    with tempfile.TemporaryDirectory() as cache:
-        gates = precision_gates(unpack(staged, Path(cache)), manifest, texts, labels)
+    manifest = Manifest.model_validate_json((unpacked / MANIFEST).read_text(encoding="utf-8"))
+    gates = precision_gates(unpacked, manifest, texts, labels)
     return {name: gate.model_dump() for name, gate in gates.items()}
 
 
@@ -118,15 +114,17 @@ def bundle(version_dir: Path, out_dir: Path) -> dict[str, object]:
             f"{version_dir} needs {size / 2**20:.1f} MB in float16; the bundle allows "
             f"{MAX_BUNDLE_BYTES / 2**20:.0f} MB (train a smaller shape or vocabulary)"
         )
-    effect = storage_effect(version_dir, staged)
-    if effect.get("max_abs_dp", 0.0) > MAX_STORAGE_DP:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise BundleError(
-            f"float16 storage moves {version_dir.name}'s validation scores by up to "
-            f"{effect['max_abs_dp']:.4f} (> {MAX_STORAGE_DP}); not bundled"
-        )
-    fields["provenance"]["float16_storage"] = effect
-    fields["precision_gates"] = _gates(version_dir, staged)
+    with tempfile.TemporaryDirectory() as cache:
+        unpacked = unpack(staged, Path(cache))  # once: both measurements read this form
+        effect = storage_effect(version_dir, unpacked)
+        if effect.get("max_abs_dp", 0.0) > MAX_STORAGE_DP:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise BundleError(
+                f"float16 storage moves {version_dir.name}'s validation scores by up to "
+                f"{effect['max_abs_dp']:.4f} (> {MAX_STORAGE_DP}); not bundled"
+            )
+        fields["provenance"]["float16_storage"] = effect
+        fields["precision_gates"] = _gates(version_dir, unpacked)
     (staged / MANIFEST).write_text(
         json.dumps(fields, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
