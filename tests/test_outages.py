@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from monitor.embedded import EmbeddedServices, free_port
 from monitor.embedded.services import redis_binary
 from monitor.schemas import Alert, Comment, alert_id, decode, utcnow
@@ -35,14 +37,45 @@ NOISE = ("Traceback", "Unable connect", "Unclosed", "Task exception")
 
 
 @contextmanager
-def frozen_redis(settings: Settings) -> Iterator[None]:
-    """The embedded Redis stops answering (SIGSTOP): worse than a refused connection."""
-    pid = EmbeddedServices(settings, settings.services_dir).recorded()["redis"].pid
+def frozen(settings: Settings, service: str) -> Iterator[None]:
+    """An embedded service stops answering (SIGSTOP): worse than a refused connection."""
+    pid = EmbeddedServices(settings, settings.services_dir).recorded()[service].pid
     os.kill(pid, signal.SIGSTOP)
     try:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+async def test_a_frozen_broker_is_one_line_and_its_late_answer_another(
+    stack: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: 20-25 s of a frozen broker printed nothing (Redis got an "unavailable" line)."""
+    from structlog.testing import capture_logs
+
+    import monitor.bus.connection as connection
+    from monitor.bus import Producer, watch_silence
+
+    monkeypatch.setattr(connection, "SILENT_S", 1.0)
+    async with Producer(stack.kafka) as producer:
+        await producer.send_and_wait(stack.kafka.comments_topic, b"warm-up")
+        with capture_logs() as logs:
+            with frozen(stack, "kafka"):
+                acks = [await producer.send(stack.kafka.comments_topic, b"x") for _ in range(20)]
+                waiting = asyncio.ensure_future(_all(acks, watch_silence))
+                await asyncio.sleep(2.5)
+                assert not waiting.done()
+            await asyncio.wait_for(waiting, 30)
+    said = [(e["event"], e.get("what", "")) for e in logs if e["log_level"] in ("warning", "info")]
+    assert said == [
+        ("unavailable", "kafka (acknowledging 20 records)"),
+        ("kafka_answered", "acknowledging 20 records"),
+    ], said  # one line for the batch, not one per record
+
+
+async def _all(acks, watch_silence) -> None:  # type: ignore[no-untyped-def]
+    with watch_silence("acknowledging 20 records"):
+        await asyncio.gather(*acks)
 
 
 def _stop_within(process: subprocess.Popen[bytes], seconds: float) -> float:
@@ -64,7 +97,7 @@ def test_file_replay_waits_out_a_frozen_redis(stack: Settings, tmp_path: Path) -
     """Item 2: `poll --from-file` used to die with a 90-line traceback after 109 of 636."""
     env = scorer_env(scorer_settings(stack, tmp_path))
     log = tmp_path / "poll.log"
-    with frozen_redis(stack):
+    with frozen(stack, "redis"):
         process = start_cli(
             ["poll", "--from-file", str(_comment_file(tmp_path / "c.jsonl", 636))], env, log
         )
@@ -86,7 +119,7 @@ def test_alerts_tail_waits_out_a_frozen_redis(stack: Settings, tmp_path: Path) -
     log = tmp_path / "tail.log"
     process = start_cli(["alerts", "tail", "--group", "care", "--count", "2", "--json"], env, log)
     time.sleep(3)  # the group exists and the reader blocks on new entries
-    with frozen_redis(stack):
+    with frozen(stack, "redis"):
         time.sleep(8)
         assert process.poll() is None, log.read_text()
 

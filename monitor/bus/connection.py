@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import math
 import ssl
+import time
 from collections.abc import Iterator
 from typing import Any, Self
 
+import structlog
 from aiokafka.errors import KafkaError
 
 from monitor.errors import BusError, ConfigError
 from monitor.settings import KafkaSettings
 
-__all__ = ["KafkaClient", "connection_options", "translate_errors"]
+log = structlog.get_logger()
+SILENT_S = 5.0  # a broker call unanswered this long is logged (translate_errors)
+
+__all__ = ["SILENT_S", "KafkaClient", "connection_options", "translate_errors", "watch_silence"]
 
 
 def connection_options(kafka: KafkaSettings) -> dict[str, Any]:
@@ -49,14 +56,44 @@ def connection_options(kafka: KafkaSettings) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def translate_errors(what: str) -> Iterator[None]:
-    """aiokafka errors become BusError naming the operation; nothing else is touched."""
+def translate_errors(what: str, *, silent_after_s: float | None = None) -> Iterator[None]:
+    """aiokafka errors become BusError naming the operation (and a silent broker is logged:
+    ``watch_silence``); nothing else is touched."""
+    with watch_silence(what, silent_after_s):
+        try:
+            yield
+        except KafkaError as exc:
+            error = BusError(f"{what}: {type(exc).__name__}: {exc}")
+            error.retriable = bool(getattr(exc, "retriable", True))
+            raise error from exc
+
+
+@contextlib.contextmanager
+def watch_silence(what: str, after_s: float | None = None) -> Iterator[None]:
+    """A frozen broker raises nothing until the request timeout (~40 s): a wait still
+    unanswered after ``after_s`` (default SILENT_S; ``math.inf``: never) is logged once as
+    ``unavailable``, the line a frozen Redis gets, and its late answer as ``kafka_answered``."""
+    after = SILENT_S if after_s is None else after_s
+    started, timer = time.monotonic(), None
+    if math.isfinite(after):
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to watch
+            timer = asyncio.get_running_loop().call_later(after, _silent, what, after)
     try:
         yield
-    except KafkaError as exc:
-        error = BusError(f"{what}: {type(exc).__name__}: {exc}")
-        error.retriable = bool(getattr(exc, "retriable", True))
-        raise error from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+            if (waited := time.monotonic() - started) >= after:
+                log.info("kafka_answered", what=what, after_s=round(waited, 1))
+
+
+def _silent(what: str, after_s: float) -> None:
+    log.warning(
+        "unavailable",
+        what=f"kafka ({what})",
+        error=f"no answer for {after_s:.0f} s: the broker is frozen, overloaded or unreachable",
+        retrying=True,
+    )
 
 
 class _Reasons(logging.Handler):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from monitor.bus.connection import KafkaClient, connection_options, translate_errors
+from monitor.bus.connection import SILENT_S, KafkaClient, connection_options, translate_errors
 from monitor.settings import KafkaSettings
 
 __all__ = ["Consumer", "Record", "TopicPartition"]
@@ -96,7 +96,7 @@ class Consumer(KafkaClient):
     async def getmany(
         self, timeout_ms: int, max_records: int | None = None
     ) -> dict[TopicPartition, list[Record]]:
-        with translate_errors("fetching records"):
+        with translate_errors("fetching records", silent_after_s=timeout_ms / 1000 + SILENT_S):
             batches = await self._client.getmany(timeout_ms=timeout_ms, max_records=max_records)
         return {
             tp: [

@@ -12,6 +12,7 @@ an assertion instead), and ``fenced`` says so without a call.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
@@ -84,13 +85,15 @@ class Producer(KafkaClient):
         )
 
     @contextlib.contextmanager
-    def _errors(self, what: str, *, check: bool = True) -> Iterator[None]:
+    def _errors(
+        self, what: str, *, check: bool = True, silent_after_s: float | None = None
+    ) -> Iterator[None]:
         """``translate_errors``, plus: a fenced producer raises ``Fenced`` (and remembers it);
         ``check`` refuses the call up front when it is known to be fenced."""
         if check and self.fenced:
             raise Fenced(f"{what}: producer {self._transactional_id} was fenced")
         try:
-            with translate_errors(what):
+            with translate_errors(what, silent_after_s=silent_after_s):
                 yield
         except BusError as exc:
             if isinstance(exc.__cause__, ProducerFenced) or self.fenced:
@@ -150,5 +153,7 @@ class Producer(KafkaClient):
             await self._client.abort_transaction()
 
     async def _acknowledged(self, topic: str, future: Awaitable[object]) -> None:
-        with self._errors(f"producing to {topic}", check=False):  # always collect the result
+        # Always collect the result; one record's wait is not watched: callers watch the
+        # whole batch of acks (watch_silence), so a frozen broker is one line, not one per record.
+        with self._errors(f"producing to {topic}", check=False, silent_after_s=math.inf):
             await future

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from monitor.bus import Fenced, Producer
+from monitor.bus import Fenced, Producer, watch_silence
 from monitor.errors import BusError, SinkBackpressure
 from monitor.schemas import Alert, Score, encode
 from monitor.settings import KafkaSettings
@@ -76,7 +76,8 @@ class KafkaSink:
                 except Fenced:
                     continue
                 acks.append(_unless_fenced(ack))
-            await asyncio.gather(*acks)
+            with watch_silence(f"acknowledging {len(acks)} records"):
+                await asyncio.gather(*acks)
         except BusError as exc:
             raise SinkBackpressure(f"Kafka sink: {exc}", retry_after=1.0) from exc
         return Delivery(

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from monitor.bus import DeadLetters, Producer, dead_letter_headers
+from monitor.bus import DeadLetters, Producer, dead_letter_headers, watch_silence
 from monitor.errors import BusError
 from monitor.metrics import Metrics
 from monitor.retry import Retry
@@ -92,7 +92,8 @@ class Publisher:
                 failure = exc
                 break
             sent.append((comment, asyncio.ensure_future(ack)))
-        results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        with watch_silence(f"acknowledging {len(sent)} comments"):
+            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
         published = 0
         for (comment, _), result in zip(sent, results, strict=True):
             if result is None:
