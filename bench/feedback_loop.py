@@ -31,10 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.model import ModelRegistry, Thresholds
 from monitor.model.predictor import PaddlePredictor
-from monitor.schemas import utcnow
+from monitor.schemas import Verdict, utcnow
 from monitor.scoring.decider import sampled
 from monitor.settings import RegistrySettings, Settings
-from monitor.store.verdicts import Verdict
 from trainer.evaluation.evaluate import DEV_HALF_SEED, load_dev_labels, split_dev_halves
 from trainer.evaluation.metrics import average_precision, pr_curve, precision_at_recall
 

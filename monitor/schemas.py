@@ -28,7 +28,10 @@ from monitor.text import clean_text
 __all__ = [
     "Alert",
     "Comment",
+    "Lane",
+    "Sampled",
     "Score",
+    "Verdict",
     "alert_id",
     "decode",
     "encode",
@@ -134,6 +137,51 @@ class Alert(_Message):
     @classmethod
     def _sorted(cls, value: list[str]) -> list[str]:
         return sorted(set(value))
+
+
+Lane = Literal["alerts", "sample"]  # what a reviewer decides on: alerts, or sampled comments
+
+
+class Sampled(_Message):
+    """A non-alerting comment sampled for review (to estimate what alerts miss)."""
+
+    sample_id: str  # alert_id(comment, model version): stable, so writes are idempotent
+    comment_id: str
+    post_id: str
+    reply_to: str | None = None
+    user_id: str | None = None
+    text: str | None = None
+    score: Annotated[float, Field(ge=0, le=1)]
+    threshold: Annotated[float, Field(ge=0, le=1)]
+    model_version: str
+    created_at: AwareDatetime
+    fetched_at: AwareDatetime
+    sampled_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Verdict(_Message):
+    """A reviewer's decision on an alert (lane ``alerts``) or a sampled comment (``sample``)."""
+
+    alert_id: str
+    lane: Lane = "alerts"
+    comment_id: str
+    post_id: str | None = None
+    user_id: str | None = None
+    text: str | None = None
+    score: Annotated[float, Field(ge=0, le=1)]
+    model_version: str
+    policies: list[str] = []
+    verdict: Literal["lovelorn", "not_lovelorn", "unsure"]
+    note: Annotated[str, Field(max_length=2000)] = ""
+    urgent: bool = False
+    reviewer: str
+    team: str
+    at: AwareDatetime = Field(default_factory=utcnow)
+
+    @property
+    def label(self) -> int | None:
+        """1 lovelorn, 0 not, None unsure (dropped from training and precision)."""
+        return {"lovelorn": 1, "not_lovelorn": 0}.get(self.verdict)
 
 
 def alert_id(comment_id: str, model_version: str) -> str:

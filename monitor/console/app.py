@@ -29,11 +29,11 @@ from monitor.errors import ConfigError, MonitorError, RegistryError
 from monitor.metrics import Metrics, MetricsServer
 from monitor.model.bundled import registry_for
 from monitor.model.manifest import Manifest
+from monitor.schemas import Lane
 from monitor.settings import Settings
 from monitor.store import (
     AuditLog,
     Decisions,
-    Lane,
     LoginThrottle,
     ReviewClaims,
     ReviewLane,

@@ -24,9 +24,10 @@ from pathlib import Path
 from monitor.console.stats import wilson
 from monitor.model.bundled import registry_for
 from monitor.model.predictor import PaddlePredictor, Predictor
+from monitor.schemas import Verdict
 from monitor.scoring.decider import Decider, flip
 from monitor.settings import Settings
-from monitor.store import Store, Verdict, VerdictLog
+from monitor.store import Store, VerdictLog
 from monitor.text import clean_text
 
 __all__ = ["Comparison", "Flips", "ModelOnVerdicts", "compare", "export_verdicts", "judge"]

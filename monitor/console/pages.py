@@ -28,7 +28,7 @@ from monitor.console.views import (
     shown,
     to_row,
 )
-from monitor.store import Lane
+from monitor.schemas import Lane
 
 __all__ = ["ROUTES", "entry_of", "queue_rows", "view_of"]
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from monitor.console.forms import read_form
 from monitor.console.pages import entry_of, queue_rows, view_of
 from monitor.console.views import ENTRY_ID, VERDICTS, View, neighbours
-from monitor.store import Verdict
+from monitor.schemas import Verdict
 
 __all__ = ["ROUTES"]
 

@@ -12,8 +12,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from monitor.console.reviewers import valid_name
-from monitor.schemas import Alert
-from monitor.store import Lane, Sampled
+from monitor.schemas import Alert, Lane, Sampled
 
 __all__ = [
     "ENTRY_ID",

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from monitor.errors import ConfigError
 from monitor.model.manifest import Manifest
 from monitor.model.thresholds import Thresholds
-from monitor.schemas import Alert, Comment, Score, alert_id, utcnow
+from monitor.schemas import Alert, Comment, Sampled, Score, alert_id, utcnow
 from monitor.settings import AlertSettings
-from monitor.store import Sampled
 
 __all__ = ["Decider", "Decision", "flip", "sampled"]
 

@@ -24,14 +24,14 @@ from monitor.bus import TopicPartition
 from monitor.errors import SinkBackpressure, StoreUnavailable
 from monitor.model.predictor import Predictor
 from monitor.retry import Retry
-from monitor.schemas import Alert, Comment, Score, utcnow
+from monitor.schemas import Alert, Comment, Sampled, Score, utcnow
 from monitor.scoring.batcher import Pending
 from monitor.scoring.checkpoint import Checkpoint
 from monitor.scoring.decider import Decider
 from monitor.scoring.model_watch import ModelWatcher
 from monitor.scoring.stats import ScorerMetrics, ScorerStats
 from monitor.sinks import Sink
-from monitor.store import CommentPosition, DecidedComments, ReviewLane, Sampled
+from monitor.store import CommentPosition, DecidedComments, ReviewLane
 
 __all__ = ["Batch", "Workers"]
 

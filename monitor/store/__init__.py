@@ -8,17 +8,20 @@ per-user index, the audit log, data-subject requests, session records and the lo
 
 from monitor.store.alerts import AlertLog, WriteOutcome, reader_group
 from monitor.store.announcements import announce, announcements
+from monitor.store.audit import AuditLog
 from monitor.store.claims import ReviewClaim, ReviewClaims
 from monitor.store.client import Store
 from monitor.store.connection import connect, masked_url, translate_errors
 from monitor.store.cursors import Cursors
+from monitor.store.data_subjects import DataSubjects
 from monitor.store.decided import CommentPosition, DecidedComments
 from monitor.store.decisions import Decision, Decisions, Undo
 from monitor.store.keys import Keys
 from monitor.store.logins import LoginThrottle
+from monitor.store.review_lane import ReviewLane
 from monitor.store.sessions import SessionRecords
-from monitor.store.users import AuditLog, DataSubjects, ReviewLane, UserIndex
-from monitor.store.verdicts import Lane, ReviewQueue, Sampled, Verdict, VerdictLog, score_bin
+from monitor.store.users import UserIndex
+from monitor.store.verdicts import ReviewQueue, VerdictLog, score_bin
 
 __all__ = [
     "AlertLog",
@@ -30,18 +33,15 @@ __all__ = [
     "Decision",
     "Decisions",
     "Keys",
-    "Lane",
     "LoginThrottle",
     "ReviewClaim",
     "ReviewClaims",
     "ReviewLane",
     "ReviewQueue",
-    "Sampled",
     "SessionRecords",
     "Store",
     "Undo",
     "UserIndex",
-    "Verdict",
     "VerdictLog",
     "WriteOutcome",
     "announce",

@@ -33,7 +33,7 @@ from redis.exceptions import ResponseError
 from monitor.errors import SchemaError
 from monitor.retry import Retry
 from monitor.schemas import Alert, decode, encode, utcnow
-from monitor.store.client import Store
+from monitor.store.client import Store, as_text
 
 __all__ = ["AlertLog", "Entry", "WriteOutcome", "reader_group", "reclaim"]
 
@@ -66,10 +66,6 @@ class WriteOutcome:
     written: int = 0
     duplicates: int = 0
     suppressed: int = 0  # within the user's cooldown
-
-
-def _id(entry: bytes | str) -> str:
-    return entry.decode() if isinstance(entry, bytes) else entry
 
 
 def reader_group(group: str, policy: str | None) -> str:
@@ -205,12 +201,12 @@ class AlertLog:
         """Every alert still in the stream, oldest first, with its entry id (audits)."""
         with self._store.errors("reading the alert stream"):
             raw = await self._redis.xrange(self.keys.stream)
-        return [(_id(entry), decode(Alert, fields[b"alert"])) for entry, fields in raw]
+        return [(as_text(entry), decode(Alert, fields[b"alert"])) for entry, fields in raw]
 
     async def last_entry(self) -> str | None:
         with self._store.errors("reading the alert stream"):
             raw = await self._redis.xrevrange(self.keys.stream, count=1)
-        return _id(raw[0][0]) if raw else None
+        return as_text(raw[0][0]) if raw else None
 
     async def read(
         self,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.store.client import Store
+from monitor.store.client import Store, as_text
 
 __all__ = ["ReviewClaim", "ReviewClaims"]
 
@@ -45,10 +45,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ class ReviewClaims:
         keys = [self.keys.claim(team, item_id), self.keys.decided(team, item_id)]
         with self._store.errors(f"claiming {item_id} for {reviewer}"):
             status, holder, ms_left = await self._take(keys=keys, args=[reviewer, self.lease_ms])
-        return ReviewClaim(_text(status), _text(holder), int(ms_left))  # type: ignore[arg-type]
+        return ReviewClaim(as_text(status), as_text(holder), int(ms_left))  # type: ignore[arg-type]
 
     async def release(self, team: str, item_id: str, reviewer: str) -> bool:
         """Give ``item_id`` back to the team now; False when ``reviewer`` did not hold it."""

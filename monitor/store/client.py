@@ -11,7 +11,7 @@ from monitor.settings import RedisSettings
 from monitor.store.connection import connect, translate_errors
 from monitor.store.keys import Keys
 
-__all__ = ["Store"]
+__all__ = ["Store", "as_text"]
 
 
 class Store:
@@ -44,3 +44,8 @@ class Store:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text (the client returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from monitor.schemas import encode
-from monitor.store.client import Store
+from monitor.store.client import Store, as_text
 
 if TYPE_CHECKING:
-    from monitor.store.verdicts import Verdict
+    from monitor.schemas import Verdict
 
 __all__ = ["DECIDED_TTL_S", "Decision", "Decisions", "Undo"]
 
@@ -83,10 +83,6 @@ return {'undone', ARGV[1], r['verdict']}
 """
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 @dataclass(frozen=True)
 class Decision:
     """``recorded`` (as ``verdict_id``), or refused: ``claimed`` (``by`` holds it) or
@@ -132,7 +128,7 @@ class Decisions:
         args += [max(0, round(undo_s * 1000)), len(counts), *counts, *groups]
         with self._store.errors(f"recording a verdict on {item}"):
             status, by, written = await self._record(keys=keys, args=args)
-        return Decision(_text(status), _text(by), _text(written) or None)  # type: ignore[arg-type]
+        return Decision(as_text(status), as_text(by), as_text(written) or None)  # type: ignore[arg-type]
 
     async def undo(
         self, team: str, lane: str, item_id: str, reviewer: str, *, lease_s: float
@@ -147,4 +143,4 @@ class Decisions:
             status, by, verdict_id = await self._undo(
                 keys=keys, args=[reviewer, max(1, round(lease_s * 1000))]
             )
-        return Undo(_text(status), _text(by), _text(verdict_id) or None)  # type: ignore[arg-type]
+        return Undo(as_text(status), as_text(by), as_text(verdict_id) or None)  # type: ignore[arg-type]

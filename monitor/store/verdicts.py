@@ -17,29 +17,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from redis.exceptions import ResponseError
 
 from monitor.errors import SchemaError
-from monitor.schemas import Alert, decode, utcnow
+from monitor.schemas import Alert, Lane, Sampled, Verdict, decode
 from monitor.store.alerts import reader_group
-from monitor.store.client import Store
+from monitor.store.client import Store, as_text
 from monitor.store.decisions import DECIDED_TTL_S, Decisions
 
 __all__ = [
     "DECIDED_TTL_S",
     "Item",
-    "Lane",
     "ReviewQueue",
-    "Sampled",
-    "Verdict",
     "VerdictLog",
     "score_bin",
 ]
 
-Lane = Literal["alerts", "sample"]
 BIN_WIDTH = 0.25  # in logit units; bins -40..40 cover scores from 4.5e-5 to 1 - 4.5e-5
 _TOP_UP_ROUNDS = 5  # a rare policy must not scan the whole stream on one page view
 
@@ -50,62 +44,11 @@ def score_bin(score: float) -> int:
     return max(-40, min(40, round(math.log(p / (1 - p)) / BIN_WIDTH)))
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    schema_version: Literal[1] = 1
-
-
-class Sampled(_Record):
-    """A non-alerting comment sampled for review (to estimate what alerts miss)."""
-
-    sample_id: str  # alert_id(comment, model version): stable, so writes are idempotent
-    comment_id: str
-    post_id: str
-    reply_to: str | None = None
-    user_id: str | None = None
-    text: str | None = None
-    score: Annotated[float, Field(ge=0, le=1)]
-    threshold: Annotated[float, Field(ge=0, le=1)]
-    model_version: str
-    created_at: AwareDatetime
-    fetched_at: AwareDatetime
-    sampled_at: AwareDatetime = Field(default_factory=utcnow)
-
-
-class Verdict(_Record):
-    """A reviewer's decision on an alert (lane ``alerts``) or a sampled comment (``sample``)."""
-
-    alert_id: str
-    lane: Lane = "alerts"
-    comment_id: str
-    post_id: str | None = None
-    user_id: str | None = None
-    text: str | None = None
-    score: Annotated[float, Field(ge=0, le=1)]
-    model_version: str
-    policies: list[str] = []
-    verdict: Literal["lovelorn", "not_lovelorn", "unsure"]
-    note: Annotated[str, Field(max_length=2000)] = ""
-    urgent: bool = False
-    reviewer: str
-    team: str
-    at: AwareDatetime = Field(default_factory=utcnow)
-
-    @property
-    def label(self) -> int | None:
-        """1 lovelorn, 0 not, None unsure (dropped from training and precision)."""
-        return {"lovelorn": 1, "not_lovelorn": 0}.get(self.verdict)
-
-
 Item = Alert | Sampled
 
 
 def _item_id(item: Item) -> str:
     return item.alert_id if isinstance(item, Alert) else item.sample_id
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class ReviewQueue:
@@ -141,7 +84,7 @@ class ReviewQueue:
                 await self._top_up(self.window - len(ids))
                 ids = await self._pending()
             returned = self._keys.returned(self.team, self.lane)
-            back = [_text(i) for i in await self._redis.zrange(returned, 0, self.window - 1)]
+            back = [as_text(i) for i in await self._redis.zrange(returned, 0, self.window - 1)]
             pending = set(ids)
             ids += [i for i in back if i not in pending]
             loaded = await self._load(ids)
@@ -168,7 +111,7 @@ class ReviewQueue:
         """Entries the team has not decided yet (pending + not yet delivered), if Redis says."""
         with self._store.errors(f"measuring the {self.group} queue"):
             for info in await self._redis.xinfo_groups(self.stream):
-                if _text(info["name"]) == self.group:
+                if as_text(info["name"]) == self.group:
                     lag = info.get("lag")
                     return None if lag is None else int(lag) + int(info["pending"])
         return None
@@ -188,7 +131,7 @@ class ReviewQueue:
                 if "BUSYGROUP" not in str(race):
                     raise
             return []
-        return [_text(row["message_id"]) for row in rows]
+        return [as_text(row["message_id"]) for row in rows]
 
     async def _top_up(self, want: int) -> None:
         for _ in range(_TOP_UP_ROUNDS):
@@ -201,7 +144,7 @@ class ReviewQueue:
             kept: dict[str, Item] = {}
             skip: list[str] = []
             for raw_id, fields in entries:
-                entry_id, item = _text(raw_id), self._decode(fields)
+                entry_id, item = as_text(raw_id), self._decode(fields)
                 if item is None or not self._wanted(item):
                     skip.append(entry_id)
                 else:
@@ -247,7 +190,7 @@ class ReviewQueue:
             decided, holder = flags[2 * n : 2 * n + 2]
             if decided is not None:
                 out[i] = "decided"
-            elif holder is not None and self.reviewer and _text(holder) != self.reviewer:
+            elif holder is not None and self.reviewer and as_text(holder) != self.reviewer:
                 out[i] = "claimed"
         return out
 
@@ -276,12 +219,12 @@ class VerdictLog:
                 entries = await self._redis.xrange(self.keys.verdicts, start, "+", count=batch)
             for raw_id, fields in entries:
                 try:
-                    yield _text(raw_id), decode(Verdict, fields.get(b"verdict"))
+                    yield as_text(raw_id), decode(Verdict, fields.get(b"verdict"))
                 except SchemaError:
                     continue
             if len(entries) < batch:
                 return
-            start = f"({_text(entries[-1][0])}"
+            start = f"({as_text(entries[-1][0])}"
 
     async def labels(self) -> dict[str, bool]:
         """Comment id → the latest decided verdict is lovelorn ("unsure" is no label)."""
@@ -291,4 +234,4 @@ class VerdictLog:
         """``lane|policy|model version|verdict`` → how many verdicts."""
         with self._store.errors("reading verdict counts"):
             raw = await self._redis.hgetall(self.keys.verdict_counts)
-        return {_text(k): int(v) for k, v in raw.items()}
+        return {as_text(k): int(v) for k, v in raw.items()}

@@ -9,15 +9,13 @@ import math
 import random
 from datetime import timedelta
 
-from monitor.schemas import Alert, Score, alert_id, utcnow
+from monitor.schemas import Alert, Sampled, Score, Verdict, alert_id, utcnow
 from monitor.settings import Settings
 from monitor.store import (
     AlertLog,
     ReviewLane,
     ReviewQueue,
-    Sampled,
     Store,
-    Verdict,
     VerdictLog,
     reader_group,
 )

@@ -227,8 +227,8 @@ async def test_header_mode_trusts_only_the_configured_proxy_header(
 async def test_the_review_lane_is_reviewed_like_alerts(stack: Settings, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from monitor.schemas import Score, alert_id
-    from monitor.store import ReviewLane, Sampled
+    from monitor.schemas import Sampled, Score, alert_id
+    from monitor.store import ReviewLane
 
     settings = console_settings(stack, tmp_path)
     now = datetime.now(UTC)

@@ -13,9 +13,9 @@ import pytest
 
 from monitor.console.feedback import compare, judge
 from monitor.model.manifest import Manifest
-from monitor.schemas import utcnow
+from monitor.schemas import Verdict, utcnow
 from monitor.settings import Settings
-from monitor.store import AlertLog, ReviewQueue, Store, UserIndex, Verdict, VerdictLog
+from monitor.store import AlertLog, ReviewQueue, Store, UserIndex, VerdictLog
 from tests.console.helpers import make_alert
 from tests.fixtures import EVERYDAY, LOVELORN, run_cli
 from trainer.data import load_recipe

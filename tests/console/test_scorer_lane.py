@@ -9,12 +9,12 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.schemas import utcnow
+from monitor.schemas import Sampled, utcnow
 from monitor.scoring.decider import sampled
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings, WebhookSettings
 from monitor.sinks.webhook import verify
-from monitor.store import ReviewLane, Sampled, Store, score_bin
+from monitor.store import ReviewLane, Store, score_bin
 from tests.fixtures import (
     EVERYDAY,
     LOVELORN,

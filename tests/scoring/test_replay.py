@@ -13,12 +13,12 @@ from monitor.bus import Consumer
 from monitor.errors import ConfigError
 from monitor.model import ModelRegistry, Thresholds
 from monitor.model.predictor import PaddlePredictor
-from monitor.schemas import Alert, decode
+from monitor.schemas import Alert, Verdict, decode
 from monitor.scoring.decider import flip
 from monitor.scoring.replay import Replayer, parse_bound
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
-from monitor.store import Store, Verdict, VerdictLog
+from monitor.store import Store, VerdictLog
 from tests.fixtures import (
     EVERYDAY,
     LOVELORN,

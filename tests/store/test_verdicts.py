@@ -7,17 +7,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from monitor.schemas import Score, alert_id
+from monitor.schemas import Sampled, Score, Verdict, alert_id
 from monitor.settings import Settings
 from monitor.store import (
     AlertLog,
     DataSubjects,
     ReviewLane,
     ReviewQueue,
-    Sampled,
     Store,
     UserIndex,
-    Verdict,
     VerdictLog,
     reader_group,
     score_bin,
