@@ -27,10 +27,14 @@ for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # this bench process
 
 import numpy as np
 
-from monitor.model import registry_for
-from monitor.model.cascade import CascadePredictor, open_predictor
-from monitor.model.predictor import PaddlePredictor
-from monitor.model.thresholds import average_precision, pr_curve
+from monitor.model import (
+    CascadePredictor,
+    PaddlePredictor,
+    average_precision,
+    open_predictor,
+    pr_curve,
+    registry_for,
+)
 from monitor.settings import ScorerSettings, Settings
 from monitor.text import clean_text
 from trainer.evaluation.evaluate import load_dev_labels, split_dev_halves

@@ -29,8 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.model import ModelRegistry, Thresholds
-from monitor.model.predictor import PaddlePredictor
+from monitor.model import ModelRegistry, PaddlePredictor, Thresholds
 from monitor.schemas import Verdict, utcnow
 from monitor.scoring.decider import sampled
 from monitor.settings import RegistrySettings, Settings

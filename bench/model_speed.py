@@ -24,9 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # this bench process only
     os.environ.pop(variable, None)
 
-from monitor.model import Manifest, registry_for
-from monitor.model.precision import cpu_support
-from monitor.model.predictor import PaddlePredictor
+from monitor.model import Manifest, PaddlePredictor, cpu_support, registry_for
 from monitor.settings import ScorerSettings, Settings
 from monitor.text import clean_text
 

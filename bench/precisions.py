@@ -16,9 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.roofline import CpuInfo, GemmPeak, flops_per_batch, theoretical_peak
-from monitor.model import Manifest, buckets, encode_batch
-from monitor.model.precision import cpu_support
-from monitor.model.predictor import PaddlePredictor
+from monitor.model import Manifest, PaddlePredictor, buckets, cpu_support, encode_batch
 from monitor.settings import ScorerSettings
 from trainer.evaluation.metrics import average_precision
 

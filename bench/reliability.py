@@ -20,8 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.model import registry_for, scores_from_logits, softmax_positive
-from monitor.model.predictor import PaddlePredictor
+from monitor.model import PaddlePredictor, registry_for, scores_from_logits, softmax_positive
 from monitor.settings import Settings
 from trainer.evaluation.calibration import expected_calibration_error, plot_reliability
 from trainer.evaluation.evaluate import DEV_HALF_SEED, load_dev_labels, split_dev_halves

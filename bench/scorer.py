@@ -43,8 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.precisions import model_flops, precision_rows, print_precision_table
 from bench.roofline import cpu_info, flops_per_batch
 from monitor.embedded import EmbeddedServices
-from monitor.model import Manifest, ModelRegistry, buckets, encode_batch
-from monitor.model.predictor import PaddlePredictor
+from monitor.model import Manifest, ModelRegistry, PaddlePredictor, buckets, encode_batch
 from monitor.schemas import Comment, utcnow
 from monitor.scoring.service import ScorerService
 from monitor.settings import KafkaSettings, ScorerSettings, Settings

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from monitor.bus import Consumer, Record, TopicPartition
-from monitor.model import registry_for
-from monitor.model.thresholds import Thresholds
+from monitor.model import Thresholds, registry_for
 from monitor.schemas import Alert, Score, alert_id, decode
 from monitor.scoring.decider import Decider
 from monitor.settings import KafkaSettings, Settings

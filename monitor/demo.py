@@ -24,7 +24,7 @@ import numpy as np
 
 from monitor.embedded import EmbeddedServices
 from monitor.embedded.processes import end_services_with_this_process
-from monitor.model.bundled import registry_for
+from monitor.model import registry_for
 from monitor.scoring.service import ScorerService
 from monitor.settings import Settings
 from monitor.sources.service import PollerService

@@ -18,12 +18,18 @@ from pathlib import Path
 from typing import Self
 
 from monitor.errors import ModelNotFound
-from monitor.model.bundled import bundled_model_dir, registry_for
-from monitor.model.cascade import CascadePredictor, open_predictor
-from monitor.model.explain import Explanation, explain
-from monitor.model.manifest import MANIFEST, Manifest
-from monitor.model.predictor import PaddlePredictor
-from monitor.model.thresholds import Thresholds
+from monitor.model import (
+    MANIFEST,
+    CascadePredictor,
+    Explanation,
+    Manifest,
+    PaddlePredictor,
+    Thresholds,
+    bundled_model_dir,
+    explain,
+    open_predictor,
+    registry_for,
+)
 from monitor.settings import Settings
 from monitor.text import clean_text
 

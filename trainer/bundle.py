@@ -20,10 +20,15 @@ import click
 import numpy as np
 
 from monitor.errors import MonitorError
-from monitor.model import ModelRegistry
-from monitor.model.bundled import BUNDLED_VERSION, unpack
-from monitor.model.manifest import MANIFEST, Manifest
-from monitor.model.params import HALF_SUFFIX, halve
+from monitor.model import (
+    BUNDLED_VERSION,
+    HALF_SUFFIX,
+    MANIFEST,
+    Manifest,
+    ModelRegistry,
+    halve,
+    unpack,
+)
 from monitor.settings import Settings
 
 __all__ = ["MAX_BUNDLE_BYTES", "SHIPPED_FILES", "BundleError", "bundle", "storage_effect"]
@@ -57,7 +62,7 @@ def _validation(version_dir: Path) -> tuple[list[str], list[int]]:
 def storage_effect(version_dir: Path, unpacked: Path) -> dict[str, float | int]:
     """Max |score change| from float16 storage on the version's validation texts: the
     float32 export against the bundle widened back (``unpacked``: the form serving loads)."""
-    from monitor.model.predictor import PaddlePredictor
+    from monitor.model import PaddlePredictor
     from monitor.settings import ScorerSettings
 
     texts = _validation(version_dir)[0][:STORAGE_TEXTS]
@@ -79,7 +84,7 @@ def _gates(version_dir: Path, unpacked: Path) -> dict[str, object]:
     """The reduced precisions measured again on this CPU, on the bundle as it will serve
     (float16-stored weights widened): where the CPU has the ISA, the bundled default can
     run bf16 from the start; elsewhere they are recorded as not measured."""
-    from monitor.model.gates import precision_gates
+    from monitor.model import precision_gates
 
     texts, labels = _validation(version_dir)
     manifest = Manifest.model_validate_json((unpacked / MANIFEST).read_text(encoding="utf-8"))

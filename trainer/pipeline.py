@@ -13,11 +13,16 @@ import numpy as np
 import structlog
 
 from monitor.errors import PromotionRefused
-from monitor.model.bundled import registry_for
-from monitor.model.encoding import encode_batch, scores_from_logits, softmax_positive
-from monitor.model.gates import precision_gates
-from monitor.model.manifest import Calibration, Manifest
-from monitor.model.registry import Promotion
+from monitor.model import (
+    Calibration,
+    Manifest,
+    Promotion,
+    encode_batch,
+    precision_gates,
+    registry_for,
+    scores_from_logits,
+    softmax_positive,
+)
 from monitor.schemas import utcnow
 from monitor.settings import Settings, TrainerSettings
 from trainer.data.examples import Dataset, Example, data_hash, split_stratified
@@ -85,7 +90,7 @@ def version_targets(
 ) -> tuple[list[Example], dict[str, Any]]:
     """Registry version ``version`` scores every training and unlabelled text (cached under
     the home, so a second student of the same teacher starts at once)."""
-    from monitor.model.predictor import PaddlePredictor
+    from monitor.model import PaddlePredictor
 
     predictor = PaddlePredictor.from_registry(registry_for(settings), settings.scorer, version)
     try:

@@ -16,7 +16,7 @@ def demo(app: AppContext) -> None:
     stops everything it started."""
     from monitor.demo import run_demo
     from monitor.logs import configure_logging
-    from monitor.model.runtime import import_paddle
+    from monitor.model import import_paddle
 
     settings = app.settings
     configure_logging("console", "debug" if app.verbose else "warning")  # it prints its own story

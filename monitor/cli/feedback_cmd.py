@@ -60,7 +60,7 @@ def compare_cmd(app: AppContext, candidate: str, against: str, policy: str) -> N
     """Precision of CANDIDATE and the current model on reviewed alerts neither trained on,
     and how many reviewed verdicts the candidate would flip."""
     from monitor.console.feedback import compare
-    from monitor.model.runtime import import_paddle
+    from monitor.model import import_paddle
     from monitor.store import Store, VerdictLog
 
     settings = app.services_settings(kafka=False)

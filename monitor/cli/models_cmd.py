@@ -92,7 +92,7 @@ labelled_data = click.option(
 def gate(app: AppContext, version: str, data: Path | None) -> None:
     """Measure VERSION's reduced CPU precisions (bf16, int8) against fp32 on this CPU and
     record them, so scorer.precision=auto can run the ones that pass."""
-    from monitor.model.gates import precision_gates
+    from monitor.model import precision_gates
 
     registry = _registry(app)
     resolved = registry.resolve(version)
@@ -130,10 +130,7 @@ def cascade(
 ) -> None:
     """Choose the band in which fast version FIRST hands texts to SECOND, and record it in
     SECOND's manifest (served with scorer.cascade=true)."""
-    from monitor.model.cascade import choose_band
-    from monitor.model.manifest import CascadePlan
-    from monitor.model.predictor import PaddlePredictor
-    from monitor.model.thresholds import Thresholds
+    from monitor.model import CascadePlan, PaddlePredictor, Thresholds, choose_band
 
     registry = _registry(app)
     first, second = registry.resolve(first), registry.resolve(second)

@@ -76,7 +76,7 @@ def replay(
     report_file: Path | None,
 ) -> None:
     """Re-score history without touching any consumer group's offsets."""
-    from monitor.model.runtime import import_paddle
+    from monitor.model import import_paddle
     from monitor.scoring.replay import Replayer, parse_bound
 
     if flips and not compare:

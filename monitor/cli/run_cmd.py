@@ -73,7 +73,7 @@ def run(
     speed: float,
 ) -> None:
     """Continuous monitoring: fetch, score and alert until SIGTERM/SIGINT; children restart if they die."""
-    from monitor.model.bundled import registry_for
+    from monitor.model import registry_for
 
     settings = app.services_settings()
     registry_for(settings).resolve(settings.scorer.model)  # fail now, not in a restart loop

@@ -27,7 +27,7 @@ def score(app: AppContext, metrics_port: int | None) -> None:
     from monitor.cli.runner import defer_stop_signals
 
     defer_stop_signals()  # a SIGTERM while Paddle and the model load ends the scorer cleanly
-    from monitor.model.runtime import import_paddle
+    from monitor.model import import_paddle
 
     import_paddle()  # before the loop's handlers, which must replace Paddle's
     import structlog
@@ -35,9 +35,7 @@ def score(app: AppContext, metrics_port: int | None) -> None:
     from monitor.bus.admin import prepare_topics
     from monitor.cli.serving import exit_now, serve_until_signalled, snapshot_writer
     from monitor.metrics import Metrics
-    from monitor.model.bundled import registry_for
-    from monitor.model.cascade import open_predictor
-    from monitor.model.predictor import Predictor
+    from monitor.model import Predictor, open_predictor, registry_for
     from monitor.retry import Stopped
     from monitor.scoring.service import ScorerService
     from monitor.scoring.stats import ScorerMetrics, publish_fetch_lag

@@ -27,8 +27,7 @@ from monitor.console.views import ago
 from monitor.console.why import Explainers
 from monitor.errors import ConfigError, MonitorError, RegistryError
 from monitor.metrics import Metrics, MetricsServer
-from monitor.model.bundled import registry_for
-from monitor.model.manifest import Manifest
+from monitor.model import Manifest, registry_for
 from monitor.schemas import Lane
 from monitor.settings import Settings
 from monitor.store import (

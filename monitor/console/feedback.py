@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.console.stats import wilson
-from monitor.model.bundled import registry_for
-from monitor.model.predictor import PaddlePredictor, Predictor
+from monitor.model import PaddlePredictor, Predictor, registry_for
 from monitor.schemas import Verdict
 from monitor.scoring.decider import Decider, flip
 from monitor.settings import Settings

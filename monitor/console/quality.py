@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from monitor.console.stats import Drift, drift, wilson
 from monitor.console.svg import grouped_bars, intervals, lines
-from monitor.model.thresholds import Thresholds
+from monitor.model import Thresholds
 from monitor.schemas import utcnow
 from monitor.store import score_bin
 

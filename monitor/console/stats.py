@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.model.manifest import Manifest
+from monitor.model import Manifest
 from monitor.store.verdicts import BIN_WIDTH
 
 __all__ = ["Drift", "drift", "psi", "reference_shares", "wilson"]

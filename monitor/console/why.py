@@ -19,7 +19,7 @@ from monitor.console.pages import entry_of, view_of
 from monitor.console.views import View, shown
 from monitor.detector import Detector
 from monitor.errors import MonitorError
-from monitor.model.explain import Explanation
+from monitor.model import Explanation
 from monitor.settings import Settings
 
 __all__ = ["ROUTES", "Explainers", "segments"]

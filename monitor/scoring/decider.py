@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.errors import ConfigError
-from monitor.model.manifest import Manifest
-from monitor.model.thresholds import Thresholds
+from monitor.model import Manifest, Thresholds
 from monitor.schemas import Alert, Comment, Sampled, Score, alert_id, utcnow
 from monitor.settings import AlertSettings
 

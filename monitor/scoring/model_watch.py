@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from monitor.errors import StoreError
-from monitor.model.predictor import Predictor
-from monitor.model.registry import ModelRegistry
+from monitor.model import ModelRegistry, Predictor
 from monitor.store import Store, announcements
 
 __all__ = ["ModelWatcher"]

@@ -19,9 +19,7 @@ from tqdm import tqdm
 
 from monitor.bus import Consumer, Producer, TopicPartition
 from monitor.errors import ConfigError, SchemaError
-from monitor.model.bundled import registry_for
-from monitor.model.cascade import open_predictor
-from monitor.model.predictor import Predictor
+from monitor.model import Predictor, open_predictor, registry_for
 from monitor.schemas import Comment, decode
 from monitor.scoring.decider import Decider, flip
 from monitor.settings import Settings

@@ -29,9 +29,7 @@ import structlog
 from monitor.bus import Consumer, PartitionProducers, Producer, TopicPartition
 from monitor.errors import BusError
 from monitor.metrics import Metrics
-from monitor.model.bundled import registry_for
-from monitor.model.cascade import open_predictor
-from monitor.model.predictor import Predictor
+from monitor.model import Predictor, open_predictor, registry_for
 from monitor.retry import Retry, Stopped
 from monitor.schemas import Comment
 from monitor.scoring.batcher import MicroBatcher

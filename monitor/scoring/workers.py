@@ -22,7 +22,7 @@ import structlog
 
 from monitor.bus import TopicPartition
 from monitor.errors import SinkBackpressure, StoreUnavailable
-from monitor.model.predictor import Predictor
+from monitor.model import Predictor
 from monitor.retry import Retry
 from monitor.schemas import Alert, Comment, Sampled, Score, utcnow
 from monitor.scoring.batcher import Pending

@@ -78,7 +78,7 @@ def evaluate(
     half: str | None,
 ) -> None:
     """Score labelled texts with a registered model; report P/R/F1, flag rates per group, PR curve, examples."""
-    from monitor.model.bundled import registry_for
+    from monitor.model import registry_for
     from trainer.data import load_source
     from trainer.evaluation.evaluate import (
         EvalItem,

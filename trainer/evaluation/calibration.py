@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.model.manifest import Calibration
+from monitor.model import Calibration
 
 __all__ = ["expected_calibration_error", "fit_platt", "margins", "plot_reliability"]
 

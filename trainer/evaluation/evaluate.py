@@ -17,9 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.model.bundled import registry_for
-from monitor.model.predictor import PaddlePredictor
-from monitor.model.thresholds import Thresholds, policy_threshold
+from monitor.model import PaddlePredictor, Thresholds, policy_threshold, registry_for
 from monitor.settings import Settings
 from monitor.text import clean_text
 from trainer.errors import DataError

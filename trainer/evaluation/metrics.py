@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.model.manifest import PRPoint
-from monitor.model.thresholds import average_precision, pr_curve, threshold_for_precision
+from monitor.model import PRPoint, average_precision, pr_curve, threshold_for_precision
 
 __all__ = [
     "average_precision",

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.model.manifest import PRPoint
+from monitor.model import PRPoint
 
 __all__ = ["plot_confusion", "plot_history", "plot_pr", "write_report"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.model.runtime import quiet_paddle
+from monitor.model import quiet_paddle
 from trainer.errors import ModelError
 
 __all__ = [

@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.model.encoding import encode_batch
-from monitor.model.manifest import Manifest
-from monitor.model.predictor import PaddlePredictor
+from monitor.model import Manifest, PaddlePredictor, encode_batch
 from monitor.settings import ScorerSettings
 from trainer.errors import ExportError
 from trainer.networks.finetune import predict_dygraph

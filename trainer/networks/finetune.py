@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from monitor.model.encoding import encode_batch, pad, softmax_positive
+from monitor.model import encode_batch, pad, softmax_positive
 from monitor.settings import TrainerSettings
 from trainer.data.examples import Example
 from trainer.errors import ModelError

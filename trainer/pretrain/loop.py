@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from monitor.model.encoding import encode_batch
+from monitor.model import encode_batch
 from trainer.errors import DataError
 from trainer.networks.build import dygraph
 from trainer.networks.checkpoint import load_checkpoint, save_checkpoint

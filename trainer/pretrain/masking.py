@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.model.encoding import pad
+from monitor.model import pad
 
 __all__ = ["MaskedBatch", "Masker"]
 
