@@ -3,7 +3,8 @@ that reaches the second stage, and texts/s, alternated over rounds on the same t
 
     lovelorn models cascade v4 v3 --home H           # choose and record the band first
     python bench/cascade.py --home H --model v3 --dev-labels ../shared/data/lovelorn_dev.tsv \
-        --corpus ../shared/data/ocemotion/train.tsv --half A --data ../shared/data/ocemotion/train.tsv
+        --corpus ../shared/data/ocemotion/train.tsv --half A --data ../shared/data/ocemotion/train.tsv \
+        --e2e 3000
 
 Quality: average precision and precision at recall 0.6 on the dev half; speed: texts sampled
 from ``--data`` so the length distribution is real, fp32, 2 threads, tokenization included.
@@ -52,6 +53,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="TSV: id, text, … (speed texts)")
     parser.add_argument("--texts", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--e2e",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N comments through the pipeline (embedded broker, scorer, Kafka + Redis "
+        "sinks), the second stage alone vs the cascade, alternated over --rounds",
+    )
     args = parser.parse_args()
     settings = Settings(home=args.home) if args.home else Settings()
     registry = registry_for(settings)
@@ -115,6 +124,37 @@ def main() -> None:
             f"{statistics.median(r):.1f} ({min(r):.1f}–{max(r):.1f}) |"
         )
     cascade.close()
+    if args.e2e:
+        pipeline(
+            registry.root, second.version, random.Random(8).choices(pool, k=args.e2e), args.rounds
+        )
+
+
+def pipeline(models: Path, version: str, texts: list[str], rounds: int) -> None:
+    """Texts/s of the whole pipeline serving ``version`` alone and as its cascade."""
+    import asyncio
+    import shutil
+    import tempfile
+
+    from bench.scorer import pipeline_rate, pipeline_settings
+
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(models, Path(tmp) / "home" / "models")  # the scorer's own registry
+        for r in range(rounds):  # alternated
+            for cascade in (False, True):
+                settings = pipeline_settings(
+                    Path(tmp) / "home", 2, model=version, cascade=cascade, precision="fp32"
+                )
+                services = Path(tmp) / f"services-{r}-{cascade}"
+                rates[cascade].append(asyncio.run(pipeline_rate(texts, settings, services)))
+    print(
+        f"\npipeline: {len(texts)} comments through the embedded broker, the scorer and both "
+        f"sinks, {rounds} alternated rounds\n| scorer serves | comments/s median (min–max) |\n|---|---|"
+    )
+    for cascade, name in ((False, f"{version} alone"), (True, f"cascade → {version}")):
+        r = rates[cascade]
+        print(f"| {name} | {statistics.median(r):.1f} ({min(r):.1f}–{max(r):.1f}) |")
 
 
 if __name__ == "__main__":

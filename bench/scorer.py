@@ -114,11 +114,7 @@ async def end_to_end(
     texts: list[str], export_dir: Path, manifest: Manifest, work: Path, threads: int
 ) -> float:
     """Comments through the embedded broker, the scorer and both sinks; texts/s from first fetch to last delivery."""
-    settings = Settings(
-        home=work / "e2e",
-        kafka=KafkaSettings(partitions=2, session_timeout_ms=1000),
-        scorer=ScorerSettings(max_batch=BATCH, cpu_threads=threads, max_wait_ms=50),
-    )
+    settings = pipeline_settings(work / "e2e", threads)
     registry = ModelRegistry(settings.registry_root)
     staged = work / "e2e-staged"
     staged.mkdir(parents=True)
@@ -127,7 +123,22 @@ async def end_to_end(
     fields = manifest.model_dump(exclude={"version", "created_at"})
     registry.register(staged, fields)
     registry.promote("v1", margin=1)
-    services = EmbeddedServices(settings, work / "e2e-services")
+    return await pipeline_rate(texts, settings, work / "e2e-services")
+
+
+def pipeline_settings(home: Path, threads: int, **scorer: object) -> Settings:
+    """The scorer's defaults on the embedded services, two partitions, a home of its own."""
+    return Settings(
+        home=home,
+        kafka=KafkaSettings(partitions=2, session_timeout_ms=1000),
+        scorer=ScorerSettings(max_batch=BATCH, cpu_threads=threads, max_wait_ms=50, **scorer),  # type: ignore[arg-type]
+    )
+
+
+async def pipeline_rate(texts: list[str], settings: Settings, services_dir: Path) -> float:
+    """``texts`` as comments through fresh embedded services and a scorer serving the home's
+    current version; texts/s from the first fetch to the last delivery."""
+    services = EmbeddedServices(settings, services_dir)
     await services.up()
     try:
         live = services.endpoints()

@@ -60,16 +60,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 @pytest.fixture
 def stack(services: Settings) -> Settings:
     """Like ``services`` but with topics and a consumer group unique to this test."""
+    from tests.fixtures import unique_topics
+
     suffix = uuid.uuid4().hex[:8]
-    kafka = services.kafka.model_copy(
-        update={
-            "comments_topic": f"comments-{suffix}",
-            "alerts_topic": f"alerts-{suffix}",
-            "scores_topic": f"scores-{suffix}",
-            "dead_letter_topic": f"dlq-{suffix}",
-            "consumer_group": f"scorer-{suffix}",
-        }
-    )
+    kafka = unique_topics(services.kafka)
     redis = services.redis.model_copy(update={"key_prefix": f"t{suffix}:"})
     settings = services.model_copy(update={"kafka": kafka, "redis": redis})
     asyncio.run(ensure_topics(kafka, topics_for(kafka)))

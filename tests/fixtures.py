@@ -379,3 +379,18 @@ def train_keyword_model(home: Path) -> None:
     examples, report = load_source(SourceSpec(write_tsv(home / "keyword.tsv", rows)))
     built = build_from_scratch("test", home / "vocab", seed=3, max_seq_len=64)
     train_and_register(settings, built, examples, [report], progress=False)
+
+
+def unique_topics(kafka, **update: object):  # type: ignore[no-untyped-def]
+    """``kafka`` settings with topics and a consumer group no other test uses."""
+    import uuid
+
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "comments_topic": f"comments-{suffix}",
+        "alerts_topic": f"alerts-{suffix}",
+        "scores_topic": f"scores-{suffix}",
+        "dead_letter_topic": f"dlq-{suffix}",
+        "consumer_group": f"scorer-{suffix}",
+    }
+    return kafka.model_copy(update=names | update)

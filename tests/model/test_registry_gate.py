@@ -14,6 +14,8 @@ from monitor.model.registry import MIN_RANKING_AUC, ModelRegistry
 from monitor.schemas import utcnow
 from tests.fixtures import register_stub
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 
 def served(f1: float, auc: float = 0.9) -> dict[str, Any]:
     return {"test_at_threshold": {"macro_f1": f1}, "validation_ranking": {"auc": auc}}

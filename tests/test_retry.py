@@ -17,6 +17,8 @@ from structlog.testing import capture_logs
 from monitor.errors import BusError, MonitorError, RateLimited
 from monitor.retry import Backoff, Retry, Stopped, poll_until
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 
 class FakeClock:
     """Time advances only by the waits Retry asks for; each wait is recorded."""

@@ -10,6 +10,8 @@ from monitor.model.precision import MAX_ABS_DAP, MAX_ABS_DP, choose_precision, c
 from monitor.settings import ScorerSettings
 from tests.fixtures import make_manifest
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 
 def _gate(precision: str, passed: bool) -> PrecisionGate:
     return PrecisionGate(precision=precision, passed=passed, reason="" if passed else "too far")

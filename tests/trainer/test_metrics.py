@@ -10,6 +10,8 @@ from sklearn.metrics import average_precision_score
 from trainer.evaluation.evaluate import EvalItem, split_dev_halves
 from trainer.evaluation.metrics import average_precision
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 
 def test_average_precision_matches_scikit_learn_with_ties() -> None:
     rng = np.random.default_rng(7)

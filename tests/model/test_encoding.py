@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from monitor.model.encoding import blank, buckets, pad, softmax_positive
+
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
 
 
 def test_pad_right_pads_to_the_longest_row() -> None:

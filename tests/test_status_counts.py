@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from monitor.metrics import Metrics
 from monitor.scoring.stats import ScorerMetrics
 from monitor.status_line import status_line
 from monitor.supervisor import Child, Counts, Supervisor, parse_counts
+
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
 
 
 def scorer_text(scored: int, *, lag: int = 0, batches: tuple[int, ...] = ()) -> str:

@@ -7,6 +7,8 @@ import pytest
 from monitor.bus import TopicPartition
 from monitor.scoring.batcher import MicroBatcher
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 A = TopicPartition("comments", 0)
 B = TopicPartition("comments", 1)
 

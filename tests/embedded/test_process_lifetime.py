@@ -19,7 +19,10 @@ import pytest
 
 from tests.proctree import gone, kill_tree, wait_gone
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 

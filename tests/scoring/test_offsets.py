@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from monitor.bus import TopicPartition
 from monitor.scoring.offsets import OffsetTracker
+
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
 
 A = TopicPartition("comments", 0)
 B = TopicPartition("comments", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from structlog.testing import capture_logs
 
 from monitor.model.manifest import PRPoint
@@ -9,6 +10,8 @@ from monitor.model.thresholds import Thresholds, policy_threshold, threshold_for
 from monitor.settings import AlertSettings
 from monitor.settings.sections import AlertPolicy
 from tests.fixtures import make_manifest
+
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
 
 
 def curve(*points: tuple[float, float, float]) -> list[PRPoint]:

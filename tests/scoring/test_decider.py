@@ -16,6 +16,8 @@ from monitor.scoring.decider import Decider, flip
 from monitor.settings import AlertSettings
 from monitor.settings.sections import AlertPolicy
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 CURVE = [  # threshold, precision, recall
     (0.3, 0.50, 0.90),
     (0.5, 0.62, 0.80),

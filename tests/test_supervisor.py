@@ -16,6 +16,8 @@ import pytest
 from monitor.errors import StoreError, StoreUnavailable
 from monitor.supervisor import Child, Supervisor
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 FAILS = "import sys; sys.exit(1)"
 RUNS = "import time; time.sleep(60)"
 

@@ -15,7 +15,7 @@ from monitor.embedded.processes import free_port
 from monitor.schemas import encode
 from monitor.settings import KafkaSettings, Settings
 from monitor.store import connect as connect_redis
-from tests.fixtures import LOVELORN, make_comment, run_cli, scorer_env, start_cli
+from tests.fixtures import LOVELORN, make_comment, run_cli, scorer_env, start_cli, unique_topics
 from tests.proctree import kill_tree
 
 
@@ -83,18 +83,8 @@ async def test_redis_stream_round_trip(stack: Settings) -> None:
 
 def _fresh_topics(services: Settings, home: Path, partitions: int = 5) -> Settings:
     """``services`` with topics nobody created yet, ``partitions`` each, and a home."""
-    suffix = uuid.uuid4().hex[:8]
-    kafka = services.kafka.model_copy(
-        update={
-            "comments_topic": f"comments-{suffix}",
-            "alerts_topic": f"alerts-{suffix}",
-            "scores_topic": f"scores-{suffix}",
-            "dead_letter_topic": f"dlq-{suffix}",
-            "consumer_group": f"scorer-{suffix}",
-            "partitions": partitions,
-        }
-    )
-    redis = services.redis.model_copy(update={"key_prefix": f"t{suffix}:"})
+    kafka = unique_topics(services.kafka, partitions=partitions)
+    redis = services.redis.model_copy(update={"key_prefix": f"t{uuid.uuid4().hex[:8]}:"})
     return services.model_copy(update={"kafka": kafka, "redis": redis, "home": home})
 
 

@@ -16,6 +16,8 @@ from monitor.scoring.checkpoint import Checkpoint
 from monitor.scoring.routes import Routes
 from tests.kafka.fakes import FakeConsumer, FakeProducer, fetch
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 A = TopicPartition("comments", 0)
 B = TopicPartition("comments", 1)
 

@@ -12,6 +12,8 @@ from monitor.model.cascade import CascadePredictor, cascade_scores, choose_band
 from monitor.model.manifest import CascadePlan
 from monitor.model.thresholds import average_precision
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 
 def _scores(seed: int = 0, n: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels (10% positive), a noisy first stage and a sharper second stage."""

@@ -8,6 +8,8 @@ import pytest
 from monitor.embedded import free_port
 from monitor.metrics import Metrics, MetricsServer
 
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
+
 
 async def test_serves_metrics_health_and_readiness() -> None:
     metrics = Metrics()

@@ -9,7 +9,11 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from monitor.cli.run_cmd import run_directory
+
+pytestmark = pytest.mark.unit  # the fast layer: no broker, Redis, Paddle or network
 
 
 def _dead_pid() -> int:
