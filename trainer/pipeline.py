@@ -94,17 +94,10 @@ def version_targets(
 
     predictor = PaddlePredictor.from_registry(registry_for(settings), settings.scorer, version)
     try:
-        batch = settings.scorer.max_batch
-
-        def score(texts: Sequence[str]) -> list[float]:
-            out: list[float] = []
-            for start in range(0, len(texts), batch):
-                out += [
-                    float(p) for p in predictor.probabilities(list(texts[start : start + batch]))
-                ]
-            return out
-
-        scores = TeacherScores(settings.home / "teacher_scores" / f"{version}.tsv", score)
+        scores = TeacherScores(  # probabilities() buckets each chunk by length itself
+            settings.home / "teacher_scores" / f"{version}.tsv",
+            lambda texts: predictor.probabilities(list(texts)),
+        )
         rows, report = with_teacher_targets(
             train, unlabelled, scores, predictor.manifest.threshold, progress=progress
         )

@@ -22,7 +22,7 @@ from monitor.errors import MonitorError
 from monitor.model import Explanation
 from monitor.settings import Settings
 
-__all__ = ["ROUTES", "Explainers", "segments"]
+__all__ = ["ROUTES", "Explainers"]
 
 
 class Explainers:
@@ -48,20 +48,6 @@ class Explainers:
         self._loaded.clear()
 
 
-def segments(why: Explanation) -> list[tuple[str, float | None]]:
-    """The text cut into runs: (run, weight) for a marked span, (run, None) between them."""
-    out: list[tuple[str, float | None]] = []
-    at = 0
-    for start, end, weight in sorted(why.spans()):
-        if start > at:
-            out.append((why.text[at:start], None))
-        out.append((why.text[start:end], weight))
-        at = end
-    if at < len(why.text):
-        out.append((why.text[at:], None))
-    return out
-
-
 async def why(request: Request) -> Response:
     console, session, view = request.app.state.console, request.state.session, view_of(request)
     lane, entry_id, row = await entry_of(request)
@@ -84,7 +70,7 @@ async def why(request: Request) -> Response:
         row=shown(row, console.visible_policies(session.team)),
         view=View(lane, view.policy if lane == "alerts" else None, view.sort),
         explanation=explanation,
-        segments=segments(explanation) if explanation else [],
+        segments=explanation.segments() if explanation else [],
         spans=[(explanation.text[a:b], w) for a, b, w in explanation.spans()]
         if explanation
         else [],

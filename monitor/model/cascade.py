@@ -58,8 +58,9 @@ def choose_band(
     highs = np.unique(
         np.r_[highest, np.quantile(above, np.linspace(0, 1, GRID))] if above.size else [highest]
     )
-    target = average_precision(y, second) - max_ap_loss
-    best = (1.0, -average_precision(y, second), 0.0, 1.0)  # share, -AP, low, high: all re-scored
+    alone = average_precision(y, second)
+    target = alone - max_ap_loss
+    best = (1.0, -alone, 0.0, 1.0)  # share, -AP, low, high: all re-scored
     for low in lows:
         for high in highs:
             scores, unsure = cascade_scores(first, second, low, high)
@@ -77,7 +78,7 @@ def choose_band(
             "texts": len(y),
             "share_rescored": share,
             "ap_first": average_precision(y, first),
-            "ap_second": average_precision(y, second),
+            "ap_second": alone,
             "ap_cascade": -neg_ap,
             "max_ap_loss": max_ap_loss,
         },

@@ -42,12 +42,22 @@ class Explanation:
                 start = None
         return sorted(found, key=lambda s: -s[2])
 
+    def segments(self) -> list[tuple[str, float | None]]:
+        """The text cut into runs, in order: (run, mean weight) for a span, (run, None) between."""
+        out: list[tuple[str, float | None]] = []
+        at = 0
+        for start, end, weight in sorted(self.spans()):
+            if start > at:
+                out.append((self.text[at:start], None))
+            out.append((self.text[start:end], weight))
+            at = end
+        if at < len(self.text):
+            out.append((self.text[at:], None))
+        return out
+
     def marked(self, left: str = "【", right: str = "】") -> str:
         """The text with each span bracketed."""
-        out = self.text
-        for start, end, _ in sorted(self.spans(), reverse=True):
-            out = out[:start] + left + out[start:end] + right + out[end:]
-        return out
+        return "".join(run if w is None else f"{left}{run}{right}" for run, w in self.segments())
 
 
 def explain(logits: LogitsFn, text: str, score: float, max_chars: int) -> Explanation:

@@ -107,17 +107,9 @@ class UnlabelledSource(_Strict):
     where: dict[str, list[str]] | None = None
 
     def spec(self) -> SourceSpec:
-        id_column = self.id_column or ("id" if self.columns and "id" in self.columns else None)
-        return SourceSpec(
-            path=self.path,
-            text_column=self.text_column,
-            id_column=id_column,
-            columns=tuple(self.columns) if self.columns else None,
-            name=f"{self.name} (unlabelled)",
-            format=self.format,
-            where={k: tuple(v) for k, v in self.where.items()} if self.where else None,
-            label=0,  # a placeholder: the teacher's score replaces it
-        )
+        """A labelled source's spec with a placeholder label (the teacher's score replaces it)."""
+        named = self.model_dump() | {"name": f"{self.name} (unlabelled)", "label": 0}
+        return RecipeSource.model_validate(named).spec()
 
 
 class Holdout(_Strict):
