@@ -394,3 +394,21 @@ def unique_topics(kafka, **update: object):  # type: ignore[no-untyped-def]
         "consumer_group": f"scorer-{suffix}",
     }
     return kafka.model_copy(update=names | update)
+
+
+@contextlib.contextmanager
+def capture_info_logs():  # type: ignore[no-untyped-def]
+    """structlog's ``capture_logs`` with info and above let through, whatever level an earlier
+    test (a CLI run in-process) configured; the configuration is restored afterwards."""
+    import logging
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    previous = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with capture_logs() as logs:
+            yield logs
+    finally:
+        structlog.configure(**previous)

@@ -25,6 +25,7 @@ from monitor.sinks import RedisSink
 from monitor.store import Store
 from tests.fixtures import (
     LOVELORN,
+    capture_info_logs,
     copy_home,
     make_comment,
     read_topic,
@@ -51,15 +52,13 @@ async def test_a_frozen_broker_is_one_line_and_its_late_answer_another(
     stack: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: 20-25 s of a frozen broker printed nothing (Redis got an "unavailable" line)."""
-    from structlog.testing import capture_logs
-
     import monitor.bus.connection as connection
     from monitor.bus import Producer, watch_silence
 
     monkeypatch.setattr(connection, "SILENT_S", 1.0)
     async with Producer(stack.kafka) as producer:
         await producer.send_and_wait(stack.kafka.comments_topic, b"warm-up")
-        with capture_logs() as logs:
+        with capture_info_logs() as logs:
             with frozen(stack, "kafka"):
                 acks = [await producer.send(stack.kafka.comments_topic, b"x") for _ in range(20)]
                 waiting = asyncio.ensure_future(_all(acks, watch_silence))
